@@ -1,0 +1,6 @@
+//! Checks: each turns observations into one finding per profile check id. A module per check
+//! family; none of them talks to the network or knows about scoring.
+
+mod finding;
+
+pub use finding::{Finding, Outcome};
