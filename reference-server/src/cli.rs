@@ -1,0 +1,87 @@
+//! The command line of the `voice-reference-server` binary, kept in the library so that
+//! `main.rs` stays a thin shell and the flags can be tested.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::faults::{Faults, UnknownFault};
+use crate::settings::{DEFAULT_DATABASE_URL, Settings};
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+/// Reference implementation of the voice backend (OpenAPI + AsyncAPI contracts).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "voice-reference-server", version, about)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "VOICE_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+    /// SQLite database URL.
+    #[arg(long, env = "VOICE_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Log format.
+    #[arg(long, env = "VOICE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// Public base URL (e.g. https://voice.example.com) used to build `websocket_url`.
+    #[arg(long, env = "VOICE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "VOICE_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+    /// Refresh-token lifetime in seconds.
+    #[arg(
+        long,
+        env = "VOICE_REFRESH_TOKEN_TTL_SECS",
+        default_value_t = 1_209_600
+    )]
+    pub refresh_token_ttl_secs: u64,
+    /// PKCS#8 PEM file with the Ed25519 JWT signing key (generated at start when absent).
+    #[arg(long, env = "VOICE_JWT_KEY_FILE")]
+    pub jwt_key_file: Option<PathBuf>,
+    /// Close a WebSocket with 4008 after this many seconds without a client frame.
+    #[arg(long, env = "VOICE_WS_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub ws_idle_timeout_secs: u64,
+    /// Inject a deliberate defect, for testing auditors; never in production. Repeatable.
+    #[arg(
+        long = "inject-fault",
+        value_name = "NAME",
+        env = "VOICE_INJECT_FAULTS",
+        value_delimiter = ',',
+        help = "Inject a deliberate defect (for testing auditors; never in production). Repeatable.",
+        long_help = concat!(
+            "Inject a deliberate defect (for testing auditors; never in production). Repeatable; ",
+            "VOICE_INJECT_FAULTS takes a comma list. Names: missing-switch-history, schema-drift, ",
+            "invalid-input-500, invalid-input-accepted, no-auth-on-list, plain-errors, no-pong, ",
+            "seq-disorder, bad-event-schema, malformed-closes, no-resume, slow-switch, drop-context, ",
+            "no-revocation, ws-ignores-revocation, cross-user-leak, slow-events"
+        )
+    )]
+    pub inject_fault: Vec<String>,
+}
+
+impl Cli {
+    /// Turns the flags into [`Settings`]; unknown fault names are an error.
+    pub fn into_settings(self) -> Result<Settings, UnknownFault> {
+        Ok(Settings {
+            addr: self.addr,
+            database_url: self.database_url,
+            public_url: self.public_url,
+            access_token_ttl: Duration::from_secs(self.access_token_ttl_secs.max(1)),
+            refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl_secs.max(1)),
+            jwt_key_file: self.jwt_key_file,
+            ws_idle_timeout: Duration::from_secs(self.ws_idle_timeout_secs.max(1)),
+            faults: Faults::from_names(&self.inject_fault)?,
+            ..Settings::default()
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! Deliberate defects, for testing auditors; never in production.
+//!
+//! Each flag breaks exactly one behaviour of the reference server so that an auditor's
+//! check can be shown to fail against it. All `false` (the default) is the correct server.
+//! The branches live at the exact spot of the behaviour they break (`state.faults.x`).
+
+use std::fmt;
+
+/// The set of injected faults. `Faults::default()` injects none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// `missing-switch-history`: GET switch-history answers 404 as if not implemented.
+    pub missing_switch_history: bool,
+    /// `schema-drift`: GET a session returns `message_count` as a string and omits `updated_at`.
+    pub schema_drift: bool,
+    /// `invalid-input-500`: a body failing validation (422) gets a 500 problem instead.
+    pub invalid_input_500: bool,
+    /// `invalid-input-accepted`: create session with an unknown provider gets 201 (gemini).
+    pub invalid_input_accepted: bool,
+    /// `no-auth-on-list`: GET /api/v1/sessions without a token answers 200 with an empty page.
+    pub no_auth_on_list: bool,
+    /// `plain-errors`: every 4xx/5xx body is `text/plain` "error".
+    pub plain_errors: bool,
+    /// `no-pong`: ping is ignored.
+    pub no_pong: bool,
+    /// `seq-disorder`: an insight carries the same seq as its transcript.
+    pub seq_disorder: bool,
+    /// `bad-event-schema`: insight `confidence` is sent as a string.
+    pub bad_event_schema: bool,
+    /// `malformed-closes`: a malformed frame closes the connection (1003).
+    pub malformed_closes: bool,
+    /// `no-resume`: resume is ignored.
+    pub no_resume: bool,
+    /// `slow-switch`: switch-provider sleeps 700 ms before answering.
+    pub slow_switch: bool,
+    /// `drop-context`: switch-provider drops the context even when asked to preserve it.
+    pub drop_context: bool,
+    /// `no-revocation`: logout answers 204 but revokes nothing.
+    pub no_revocation: bool,
+    /// `ws-ignores-revocation`: logout revokes on REST but leaves sockets open.
+    pub ws_ignores_revocation: bool,
+    /// `cross-user-leak`: GET a session returns another user's session.
+    pub cross_user_leak: bool,
+    /// `slow-events`: transcript/insight events are delayed 250 ms.
+    pub slow_events: bool,
+}
+
+/// A fault name that is not one of [`Faults::NAMES`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown fault `{name}`; valid faults: {}", Faults::NAMES.join(", "))]
+pub struct UnknownFault {
+    /// The name that was given.
+    pub name: String,
+}
+
+impl Faults {
+    /// Every valid fault name, in the order of the fields.
+    pub const NAMES: [&'static str; 17] = [
+        "missing-switch-history",
+        "schema-drift",
+        "invalid-input-500",
+        "invalid-input-accepted",
+        "no-auth-on-list",
+        "plain-errors",
+        "no-pong",
+        "seq-disorder",
+        "bad-event-schema",
+        "malformed-closes",
+        "no-resume",
+        "slow-switch",
+        "drop-context",
+        "no-revocation",
+        "ws-ignores-revocation",
+        "cross-user-leak",
+        "slow-events",
+    ];
+
+    fn flag_mut(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "missing-switch-history" => &mut self.missing_switch_history,
+            "schema-drift" => &mut self.schema_drift,
+            "invalid-input-500" => &mut self.invalid_input_500,
+            "invalid-input-accepted" => &mut self.invalid_input_accepted,
+            "no-auth-on-list" => &mut self.no_auth_on_list,
+            "plain-errors" => &mut self.plain_errors,
+            "no-pong" => &mut self.no_pong,
+            "seq-disorder" => &mut self.seq_disorder,
+            "bad-event-schema" => &mut self.bad_event_schema,
+            "malformed-closes" => &mut self.malformed_closes,
+            "no-resume" => &mut self.no_resume,
+            "slow-switch" => &mut self.slow_switch,
+            "drop-context" => &mut self.drop_context,
+            "no-revocation" => &mut self.no_revocation,
+            "ws-ignores-revocation" => &mut self.ws_ignores_revocation,
+            "cross-user-leak" => &mut self.cross_user_leak,
+            "slow-events" => &mut self.slow_events,
+            _ => return None,
+        })
+    }
+
+    /// Switches on the named fault.
+    pub fn enable(&mut self, name: &str) -> Result<(), UnknownFault> {
+        let name = name.trim();
+        match self.flag_mut(name) {
+            Some(flag) => {
+                *flag = true;
+                Ok(())
+            }
+            None => Err(UnknownFault {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// Builds the set from names such as `["no-pong", "slow-switch"]`; empty names are skipped.
+    pub fn from_names<I, S>(names: I) -> Result<Faults, UnknownFault>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut faults = Faults::default();
+        for name in names {
+            if !name.as_ref().trim().is_empty() {
+                faults.enable(name.as_ref())?;
+            }
+        }
+        Ok(faults)
+    }
+
+    /// Builds the set holding only `name`.
+    pub fn only(name: &str) -> Result<Faults, UnknownFault> {
+        Faults::from_names([name])
+    }
+
+    /// The names of the enabled faults.
+    pub fn enabled(&self) -> Vec<&'static str> {
+        let mut probe = *self;
+        Faults::NAMES
+            .iter()
+            .copied()
+            .filter(|name| probe.flag_mut(name).is_some_and(|flag| *flag))
+            .collect()
+    }
+
+    /// Whether no fault is injected.
+    pub fn is_none(&self) -> bool {
+        *self == Faults::default()
+    }
+}
+
+impl fmt::Display for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let enabled = self.enabled();
+        if enabled.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&enabled.join(","))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_maps_to_a_distinct_flag() {
+        for name in Faults::NAMES {
+            let faults = Faults::only(name).unwrap_or_default();
+            assert_eq!(faults.enabled(), vec![name]);
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_valid_ones() {
+        let err = Faults::from_names(["nope"]).err().map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("no-pong"));
+    }
+}

@@ -1,0 +1,109 @@
+//! Per-request context (correlation id, path) and the middleware that sets it.
+//!
+//! A task-local lets [`crate::AppError`] put the correlation id and the request path into
+//! every problem document without threading them through each handler.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+/// The header carrying the correlation id, in and out.
+pub static CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
+
+/// What is known about the request being served.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// From `X-Correlation-ID`, or generated.
+    pub correlation_id: String,
+    /// The request path (never the query, which may carry a token).
+    pub path: String,
+}
+
+tokio::task_local! {
+    static CURRENT: RequestContext;
+}
+
+/// The context of the request this task serves, if any.
+pub fn current() -> Option<RequestContext> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+fn acceptable(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// Accepts or generates the correlation id, echoes it, scopes logs and problem bodies to it.
+pub async fn correlation(mut request: Request, next: Next) -> Response {
+    let correlation_id = request
+        .headers()
+        .get(&CORRELATION_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| acceptable(id))
+        .map(str::to_owned)
+        .unwrap_or_else(|| Uuid::new_v4().to_string());
+    if let Ok(value) = HeaderValue::from_str(&correlation_id) {
+        request.headers_mut().insert(CORRELATION_ID.clone(), value);
+    }
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+    let context = RequestContext {
+        correlation_id: correlation_id.clone(),
+        path: path.clone(),
+    };
+    let span = tracing::info_span!("request", %method, %path, correlation_id = %correlation_id);
+    let started = Instant::now();
+    let mut response = CURRENT
+        .scope(context, next.run(request))
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request served"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&correlation_id) {
+        response.headers_mut().insert(CORRELATION_ID.clone(), value);
+    }
+    response
+}
+
+/// Response-wide injected faults (`invalid-input-500`, `plain-errors`); a no-op by default.
+pub async fn response_faults(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    let response = if state.faults.invalid_input_500
+        && response.status() == StatusCode::UNPROCESSABLE_ENTITY
+    {
+        crate::AppError::Internal("injected fault: invalid-input-500".into()).into_response()
+    } else {
+        response
+    };
+    if state.faults.plain_errors
+        && (response.status().is_client_error() || response.status().is_server_error())
+    {
+        let (mut parts, _) = response.into_parts();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        return Response::from_parts(parts, axum::body::Body::from("error"));
+    }
+    response
+}

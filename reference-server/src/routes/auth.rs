@@ -1,0 +1,237 @@
+//! `/api/v1/auth/*`: register, login, rotating refresh with reuse detection, logout,
+//! logout-all, me.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::{password, refresh as refresh_tokens};
+use crate::error::AppError;
+use crate::extract::{AppJson, AuthUser, Validate, check_len, valid_email};
+use crate::state::AppState;
+use crate::store::{StoreError, UserRow, now};
+
+/// `RegisterRequest`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    email: String,
+    password: String,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+impl Validate for RegisterRequest {
+    fn validate(&self) -> Result<(), String> {
+        check_len("email", &self.email, 3, 254)?;
+        if !valid_email(&self.email) {
+            return Err("email is not a valid email address".into());
+        }
+        check_len("password", &self.password, 10, 128)?;
+        if let Some(name) = &self.display_name {
+            check_len("display_name", name, 1, 100)?;
+        }
+        Ok(())
+    }
+}
+
+/// `LoginRequest`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+impl Validate for LoginRequest {
+    fn validate(&self) -> Result<(), String> {
+        check_len("email", &self.email, 3, 254)?;
+        if !valid_email(&self.email) {
+            return Err("email is not a valid email address".into());
+        }
+        check_len("password", &self.password, 1, 128)
+    }
+}
+
+/// `RefreshRequest`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+impl Validate for RefreshRequest {
+    fn validate(&self) -> Result<(), String> {
+        check_len("refresh_token", &self.refresh_token, 1, usize::MAX)
+    }
+}
+
+fn user_json(user: &UserRow) -> Value {
+    json!({
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "role": user.role,
+        "created_at": user.created_at,
+    })
+}
+
+/// Issues an access token and a refresh token of `family` (a new family when `None`).
+async fn issue_pair(
+    state: &AppState,
+    user: &UserRow,
+    family: Option<String>,
+) -> Result<Value, AppError> {
+    let claims = state.tokens.claims_for(user.id, &user.role);
+    let access = state
+        .tokens
+        .encode(&claims)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let refresh = refresh_tokens::generate();
+    let family = family.unwrap_or_else(|| Uuid::new_v4().to_string());
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let ttl = i64::try_from(state.config.refresh_ttl.as_secs()).unwrap_or(i64::MAX);
+    state
+        .store
+        .insert_refresh_token(
+            &refresh_tokens::hash(&refresh),
+            user.id,
+            &family,
+            now_ms,
+            now_ms.div_euclid(1000).saturating_add(ttl),
+        )
+        .await?;
+    Ok(json!({
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": state.tokens.access_ttl.as_secs().max(1),
+        "user": user_json(user),
+    }))
+}
+
+/// `POST /api/v1/auth/register`.
+pub async fn register(
+    State(state): State<AppState>,
+    AppJson(req): AppJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let email = req.email.trim().to_lowercase();
+    let display_name = req
+        .display_name
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    let user = UserRow {
+        id: Uuid::new_v4(),
+        password_hash: password::hash(req.password, state.config.password_hashing).await?,
+        email,
+        display_name,
+        role: "user".into(),
+        created_at: now(),
+    };
+    match state.store.insert_user(&user).await {
+        Ok(()) => {}
+        Err(StoreError::Duplicate) => {
+            return Err(AppError::Conflict("the email is already registered".into()));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(user_id = %user.id, "user registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(issue_pair(&state, &user, None).await?),
+    ))
+}
+
+/// `POST /api/v1/auth/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    AppJson(req): AppJson<LoginRequest>,
+) -> Result<Json<Value>, AppError> {
+    let bad = || AppError::Unauthorized("invalid email or password".into());
+    let user = state
+        .store
+        .user_by_email(&req.email.trim().to_lowercase())
+        .await?;
+    let Some(user) = user else {
+        // Same cost as a real check, so response time does not reveal which emails exist.
+        let dummy =
+            password::hash("not-a-real-password".into(), state.config.password_hashing).await?;
+        let _ = password::verify(req.password, dummy).await;
+        return Err(bad());
+    };
+    if !password::verify(req.password, user.password_hash.clone()).await? {
+        return Err(bad());
+    }
+    Ok(Json(issue_pair(&state, &user, None).await?))
+}
+
+/// `POST /api/v1/auth/refresh`: single use; a reused token revokes everything of the user.
+pub async fn refresh(
+    State(state): State<AppState>,
+    AppJson(req): AppJson<RefreshRequest>,
+) -> Result<Json<Value>, AppError> {
+    let invalid = || AppError::Unauthorized("the refresh token is invalid".into());
+    let hash = refresh_tokens::hash(&req.refresh_token);
+    let row = state
+        .store
+        .refresh_token(&hash)
+        .await?
+        .ok_or_else(invalid)?;
+    if row.revoked || row.expires_at < chrono::Utc::now().timestamp() {
+        return Err(invalid());
+    }
+    if row.used || !state.store.consume_refresh_token(&hash).await? {
+        tracing::warn!(user_id = %row.user_id, family = %row.family, "refresh token reuse: revoking every token of the user");
+        state.revocations.revoke_user(row.user_id).await?;
+        return Err(AppError::Unauthorized(
+            "the refresh token was already used; every session has been revoked".into(),
+        ));
+    }
+    let cutoff = state
+        .revocations
+        .user_cutoff(row.user_id)
+        .await
+        .map_err(|_| AppError::Unauthorized("the refresh token could not be verified".into()))?;
+    if cutoff.is_some_and(|c| row.created_at_ms <= c) {
+        return Err(invalid());
+    }
+    let user = state
+        .store
+        .user_by_id(row.user_id)
+        .await?
+        .ok_or_else(invalid)?;
+    Ok(Json(issue_pair(&state, &user, Some(row.family)).await?))
+}
+
+/// `POST /api/v1/auth/logout`: revokes the presented access token.
+pub async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, AppError> {
+    if state.faults.no_revocation {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    state
+        .revocations
+        .revoke_token(&auth.claims, !state.faults.ws_ignores_revocation)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/auth/logout-all`: revokes every token of the user issued up to now.
+pub async fn logout_all(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<StatusCode, AppError> {
+    state.revocations.revoke_user(auth.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/auth/me`.
+pub async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Value>, AppError> {
+    let user = state
+        .store
+        .user_by_id(auth.user_id)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("the user no longer exists".into()))?;
+    Ok(Json(user_json(&user)))
+}

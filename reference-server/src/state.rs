@@ -1,0 +1,119 @@
+//! Shared state of all handlers and sockets, built once from [`Settings`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::auth::{Revocations, TokenService};
+use crate::cache::{Cache, InMemoryCache};
+use crate::faults::Faults;
+use crate::providers::Providers;
+use crate::settings::{PasswordHashing, Settings};
+use crate::startup::StartError;
+use crate::store::Store;
+use crate::ws::hub::Hubs;
+
+/// Values fixed at start.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Base for `websocket_url`.
+    pub public_url: Option<String>,
+    /// Where the listener is bound (fallback host for `websocket_url`).
+    pub bound_addr: Option<SocketAddr>,
+    /// Socket idle timeout (close 4008).
+    pub ws_idle_timeout: Duration,
+    /// Refresh-token lifetime.
+    pub refresh_ttl: Duration,
+    /// argon2 cost.
+    pub password_hashing: PasswordHashing,
+    /// For `uptime_seconds`.
+    pub started_at: Instant,
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The cache tier.
+    pub cache: Arc<dyn Cache>,
+    /// JWT issuing and verification.
+    pub tokens: Arc<TokenService>,
+    /// Revocation (both tiers, pushed to sockets).
+    pub revocations: Revocations,
+    /// Per-session event hubs.
+    pub hubs: Hubs,
+    /// The AI providers.
+    pub providers: Providers,
+    /// Injected faults (all off in a correct server).
+    pub faults: Faults,
+    /// Fixed configuration.
+    pub config: Arc<RuntimeConfig>,
+    /// The OpenAPI contract as JSON.
+    pub contract: Arc<serde_json::Value>,
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("faults", &self.faults)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The bundled OpenAPI document.
+pub const OPENAPI_YAML: &str = include_str!("../../contracts/openapi.yaml");
+
+impl AppState {
+    /// Connects the database, migrates, creates the keys and providers.
+    pub async fn new(settings: &Settings) -> Result<AppState, StartError> {
+        AppState::build(settings, None).await
+    }
+
+    /// Like [`AppState::new`], knowing the bound address.
+    pub async fn build(
+        settings: &Settings,
+        bound_addr: Option<SocketAddr>,
+    ) -> Result<AppState, StartError> {
+        let store = Store::connect(&settings.database_url).await?;
+        let cache: Arc<dyn Cache> = Arc::new(InMemoryCache::default());
+        let tokens =
+            TokenService::new(settings.jwt_key_file.as_deref(), settings.access_token_ttl)?;
+        let contract: serde_json::Value =
+            yaml_serde::from_str(OPENAPI_YAML).map_err(|e| StartError::Contract(e.to_string()))?;
+        let (shutdown, _) = watch::channel(false);
+        Ok(AppState {
+            revocations: Revocations::new(store.clone(), cache.clone()),
+            store,
+            cache,
+            tokens: Arc::new(tokens),
+            hubs: Hubs::new(settings.replay_buffer.max(1)),
+            providers: Providers::simulated(&settings.providers),
+            faults: settings.faults,
+            config: Arc::new(RuntimeConfig {
+                public_url: settings.public_url.clone(),
+                bound_addr,
+                ws_idle_timeout: settings.ws_idle_timeout,
+                refresh_ttl: settings.refresh_token_ttl,
+                password_hashing: settings.password_hashing,
+                started_at: Instant::now(),
+            }),
+            contract: Arc::new(contract),
+            shutdown: Arc::new(shutdown),
+        })
+    }
+
+    /// Resolves when the server is shutting down (sockets close with 1001).
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Tells every open socket that the server is going away.
+    pub fn begin_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,128 @@
+//! Rows as the rest of the server sees them, independent of the database engine.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A user account.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// Id.
+    pub id: Uuid,
+    /// Lower-cased email.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One message of the conversation context.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContextMessage {
+    /// `customer` or `agent`.
+    pub speaker: String,
+    /// What was said.
+    pub text: String,
+    /// The provider that processed it.
+    pub provider: String,
+    /// Client-supplied id, if any.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// When it was processed.
+    pub at: DateTime<Utc>,
+}
+
+/// An insight kept in the context.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InsightRecord {
+    /// `sentiment`, `intent` or `suggestion`.
+    pub insight_type: String,
+    /// The insight.
+    pub content: String,
+    /// In [0, 1].
+    pub confidence: f64,
+    /// The provider that produced it.
+    pub provider: String,
+}
+
+/// The conversation context carried across provider switches.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Context {
+    /// Conversation messages, oldest first.
+    #[serde(default)]
+    pub messages: Vec<ContextMessage>,
+    /// The latest sentiment (`positive`, `negative`, `neutral`).
+    #[serde(default)]
+    pub sentiment: Option<String>,
+    /// Insights, oldest first.
+    #[serde(default)]
+    pub insights: Vec<InsightRecord>,
+}
+
+/// A voice session.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    /// Id.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Current provider.
+    pub provider: String,
+    /// `active` or `ended`.
+    pub status: String,
+    /// Free-form metadata object.
+    pub metadata: serde_json::Value,
+    /// Config object from the create request.
+    pub config: serde_json::Value,
+    /// Conversation context.
+    pub context: Context,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// One provider switch.
+#[derive(Debug, Clone)]
+pub struct SwitchRecord {
+    /// Session.
+    pub session_id: Uuid,
+    /// From.
+    pub from_provider: String,
+    /// To.
+    pub to_provider: String,
+    /// Messages carried over.
+    pub context_preserved: i64,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// Failure message.
+    pub error_message: Option<String>,
+    /// Why it happened.
+    pub reason: Option<String>,
+    /// When.
+    pub switched_at: DateTime<Utc>,
+}
+
+/// A stored refresh token (by hash).
+#[derive(Debug, Clone)]
+pub struct RefreshTokenRow {
+    /// Owner.
+    pub user_id: Uuid,
+    /// Rotation family.
+    pub family: String,
+    /// Already exchanged.
+    pub used: bool,
+    /// Revoked by logout-all or reuse detection.
+    pub revoked: bool,
+    /// Issue time, Unix milliseconds.
+    pub created_at_ms: i64,
+    /// Expiry, Unix seconds.
+    pub expires_at: i64,
+}

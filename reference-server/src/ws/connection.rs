@@ -1,0 +1,280 @@
+//! One WebSocket connection: forwards hub events, answers client frames, and closes on
+//! session end (1000), revocation (4001, pushed), idle timeout (4008) or shutdown (1001).
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Map, Value};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::time::{Instant, sleep_until};
+use uuid::Uuid;
+
+use super::hub::{HubEvent, HubMessage, SessionHub, envelope};
+use super::messages::{ClientMessage, FrameError, parse};
+use crate::auth::Claims;
+use crate::conversation::{TextError, process_text};
+use crate::state::AppState;
+
+/// Close codes of the contract.
+mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const UNSUPPORTED: u16 = 1003;
+    pub const REVOKED: u16 = 4001;
+    pub const IDLE: u16 = 4008;
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+struct Conn {
+    sink: SplitSink<WebSocket, Message>,
+    state: AppState,
+    hub: Arc<SessionHub>,
+    session_id: Uuid,
+    claims: Claims,
+    /// Last hub event forwarded (by publication order) and its seq.
+    last_ord: u64,
+    last_seq: u64,
+}
+
+impl Conn {
+    async fn send_text(&mut self, text: String) -> Flow {
+        match self.sink.send(Message::Text(text.into())).await {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Stop,
+        }
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) -> Flow {
+        tracing::debug!(session_id = %self.session_id, code, reason, "closing socket");
+        let _ = self
+            .sink
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })))
+            .await;
+        let _ = self.sink.close().await;
+        Flow::Stop
+    }
+
+    async fn forward(&mut self, event: &HubEvent) -> Flow {
+        if event.ord <= self.last_ord {
+            return Flow::Continue;
+        }
+        self.last_ord = event.ord;
+        self.last_seq = event.seq;
+        self.send_text(event.text.clone()).await
+    }
+
+    async fn catch_up(&mut self) -> Flow {
+        match self.hub.events_after_ord(self.last_ord) {
+            Ok(events) => {
+                for event in events {
+                    if let Flow::Stop = self.forward(&event).await {
+                        return Flow::Stop;
+                    }
+                }
+                Flow::Continue
+            }
+            Err(_) => {
+                self.reply_error(
+                    "resume_unavailable",
+                    "events were dropped for this slow connection",
+                )
+                .await
+            }
+        }
+    }
+
+    async fn on_hub(&mut self, message: Result<HubMessage, RecvError>) -> Flow {
+        match message {
+            Ok(HubMessage::Event(event)) => self.forward(&event).await,
+            Ok(HubMessage::Close { code, reason }) => self.close(code, reason).await,
+            Err(RecvError::Lagged(_)) => self.catch_up().await,
+            Err(RecvError::Closed) => Flow::Stop,
+        }
+    }
+
+    /// Forwards events already published, so a reply never overtakes them.
+    async fn drain(&mut self, rx: &mut tokio::sync::broadcast::Receiver<HubMessage>) -> Flow {
+        loop {
+            let message = match rx.try_recv() {
+                Ok(message) => Ok(message),
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                Err(TryRecvError::Empty) => return Flow::Continue,
+            };
+            if let Flow::Stop = self.on_hub(message).await {
+                return Flow::Stop;
+            }
+        }
+    }
+
+    /// A reply to this connection only: carries the last seq, never advances it.
+    async fn reply(&mut self, kind: &str, fields: Map<String, Value>) -> Flow {
+        let frame = envelope(kind, self.last_seq, self.session_id, fields);
+        self.send_text(frame.to_string()).await
+    }
+
+    async fn reply_error(&mut self, code: &str, message: &str) -> Flow {
+        let mut fields = Map::new();
+        fields.insert("code".into(), code.into());
+        fields.insert("message".into(), message.into());
+        self.reply("error", fields).await
+    }
+
+    async fn on_frame_error(&mut self, error: FrameError) -> Flow {
+        if self.state.faults.malformed_closes {
+            return self.close(close::UNSUPPORTED, "malformed message").await;
+        }
+        self.reply_error(error.code(), error.message()).await
+    }
+
+    async fn on_client(&mut self, message: ClientMessage) -> Flow {
+        match message {
+            ClientMessage::Ping { timestamp } => {
+                if self.state.faults.no_pong {
+                    return Flow::Continue;
+                }
+                let mut fields = Map::new();
+                fields.insert(
+                    "server_timestamp".into(),
+                    chrono::Utc::now().timestamp_millis().into(),
+                );
+                fields.insert("client_timestamp".into(), timestamp.unwrap_or(Value::Null));
+                self.reply("pong", fields).await
+            }
+            ClientMessage::Text { text, message_id } => {
+                match process_text(&self.state, self.session_id, &text, message_id).await {
+                    Ok(()) => Flow::Continue,
+                    Err(TextError::Provider(e)) => {
+                        tracing::warn!(session_id = %self.session_id, error = %e, "provider failed");
+                        self.reply_error("provider_error", &e.to_string()).await
+                    }
+                    Err(TextError::Inactive) => {
+                        self.reply_error("invalid_payload", "the session is not active")
+                            .await
+                    }
+                    Err(TextError::App(e)) => {
+                        tracing::error!(session_id = %self.session_id, error = %e, "text processing failed");
+                        self.reply_error("provider_error", "the message could not be processed")
+                            .await
+                    }
+                }
+            }
+            ClientMessage::Resume { last_seq } => {
+                if self.state.faults.no_resume {
+                    return Flow::Continue;
+                }
+                match self.hub.replay_after_seq(last_seq) {
+                    Ok(events) => {
+                        for event in events {
+                            self.last_ord = self.last_ord.max(event.ord);
+                            self.last_seq = event.seq;
+                            if let Flow::Stop = self.send_text(event.text.clone()).await {
+                                return Flow::Stop;
+                            }
+                        }
+                        Flow::Continue
+                    }
+                    Err(_) => {
+                        self.reply_error(
+                            "resume_unavailable",
+                            &format!("events after seq {last_seq} are no longer available"),
+                        )
+                        .await
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Serves one upgraded socket until it closes.
+pub(super) async fn run(
+    socket: WebSocket,
+    state: AppState,
+    session_id: Uuid,
+    claims: Claims,
+    ended: bool,
+) {
+    let (sink, mut stream): (_, SplitStream<WebSocket>) = socket.split();
+    let hub = state.hubs.get(session_id);
+    let mut revocations = state.revocations.subscribe();
+    let mut shutdown = state.shutdown_signal();
+    let subscription = hub.subscribe();
+    let mut events = subscription.rx;
+    let idle_timeout = state.config.ws_idle_timeout;
+    let mut conn = Conn {
+        sink,
+        state,
+        hub,
+        session_id,
+        claims,
+        last_ord: subscription.last_ord,
+        last_seq: subscription.last_seq,
+    };
+    tracing::info!(%session_id, "socket opened");
+
+    // A revocation between authentication and subscribing must not be missed.
+    if conn.state.revocations.check(&conn.claims).await.is_err() {
+        conn.close(close::REVOKED, "token revoked").await;
+        return;
+    }
+    if ended {
+        conn.close(close::NORMAL, "session ended").await;
+        return;
+    }
+
+    let mut deadline = Instant::now() + idle_timeout;
+    loop {
+        let flow = tokio::select! {
+            biased;
+            _ = shutdown.changed() => conn.close(close::GOING_AWAY, "server shutting down").await,
+            revocation = revocations.recv() => match revocation {
+                Ok(r) if r.covers(&conn.claims) => conn.close(close::REVOKED, "token revoked").await,
+                Ok(_) => Flow::Continue,
+                Err(RecvError::Lagged(_)) => {
+                    if conn.state.revocations.check(&conn.claims).await.is_err() {
+                        conn.close(close::REVOKED, "token revoked").await
+                    } else {
+                        Flow::Continue
+                    }
+                }
+                Err(RecvError::Closed) => Flow::Stop,
+            },
+            message = events.recv() => conn.on_hub(message).await,
+            frame = stream.next() => {
+                deadline = Instant::now() + idle_timeout;
+                match frame {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Flow::Stop,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
+                    Some(Ok(Message::Binary(_))) => {
+                        match conn.drain(&mut events).await {
+                            Flow::Stop => Flow::Stop,
+                            Flow::Continue => conn.on_frame_error(FrameError::Malformed("binary frames are not supported".into())).await,
+                        }
+                    }
+                    Some(Ok(Message::Text(text))) => match conn.drain(&mut events).await {
+                        Flow::Stop => Flow::Stop,
+                        Flow::Continue => match parse(text.as_str()) {
+                            Ok(message) => conn.on_client(message).await,
+                            Err(error) => conn.on_frame_error(error).await,
+                        },
+                    },
+                }
+            },
+            () = sleep_until(deadline) => conn.close(close::IDLE, "heartbeat timeout").await,
+        };
+        if let Flow::Stop = flow {
+            break;
+        }
+    }
+    tracing::info!(%session_id, "socket closed");
+}
