@@ -7,15 +7,15 @@
 //! the finished `model::AuditReport`. `run` wires the pipeline for the CLI.
 
 pub mod check;
-// pub mod cli;
+pub mod cli;
 pub mod contract;
-// pub mod demo;
+pub mod demo;
 pub mod error;
-// pub mod evidence;
+pub mod evidence;
 pub mod model;
-// pub mod probe;
+pub mod probe;
 pub mod profile;
 pub mod report;
-// pub mod run;
+pub mod run;
 pub mod score;
 pub mod stats;

@@ -2,5 +2,10 @@
 //! family; none of them talks to the network or knows about scoring.
 
 mod finding;
+pub mod stream;
 
 pub use finding::{Finding, Outcome};
+pub mod contract;
+pub mod switching;
+pub mod auth;
+pub mod rows;

@@ -26,6 +26,7 @@ pub const EMBEDDED_MARKDOWN_TEMPLATE: &str = include_str!("../../templates/repor
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Format {
     /// `report.md`: the filled audit template.
+    #[value(name = "md", alias = "markdown")]
     Markdown,
     /// `results.json`: the `AuditReport` itself (the versioned results schema).
     Json,

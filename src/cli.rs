@@ -1,0 +1,181 @@
+//! Command-line interface: the raw clap parse, then a validated `Mode` built before any I/O,
+//! and the dispatch that owns files, terminal output and exit codes.
+//!
+//! Exit codes: 0 the gate passed, 1 the gate failed (score under `--fail-under`, or a
+//! regression against `--baseline`), 2 the tool could not do its job (bad input, unreachable
+//! target, unwritable output).
+
+use crate::contract::ContractSource;
+use crate::error::AuditError;
+use crate::probe::ProbeSettings;
+use crate::report::{self, Format};
+use crate::run::{self, RunConfig};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "voice-audit", version, about = "Audits a real-time voice backend against its OpenAPI and AsyncAPI contracts and writes a scored, evidence-backed report.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Audit a running deployment.
+    Run(RunArgs),
+    /// Start the reference server in-process on a free port, audit it, and write the report.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Output {
+    /// Folder for report.md, results.json, junit.xml and evidence/.
+    #[arg(long, default_value = "voice-audit-report")]
+    pub out: PathBuf,
+    /// Report formats, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "md,json,junit")]
+    pub format: Vec<Format>,
+    /// Do not write the evidence folder (HAR and WebSocket logs).
+    #[arg(long)]
+    pub no_evidence: bool,
+    /// Fail (exit 1) when the score is under this value (0–100).
+    #[arg(long, value_parser = parse_score)]
+    pub fail_under: Option<f64>,
+    /// Fail (exit 1) when the score or any check got worse than in this earlier results.json.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// No progress lines and no summary table.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Probing {
+    /// Provider switches in the mid-stream switch scenario.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub switches: u32,
+    /// Timeout of each request and wait, in seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+    /// Audit profile (rubric) file; the bundled integration profile by default.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Base URL of the deployment, e.g. http://127.0.0.1:8000.
+    #[arg(long, env = "VOICE_AUDIT_TARGET")]
+    pub target: String,
+    /// OpenAPI document: `bundled`, a file, a URL, or `target` for the target's /openapi.json.
+    #[arg(long, default_value = "bundled")]
+    pub contract: String,
+    /// AsyncAPI document of the session stream: `bundled`, a file or a URL.
+    #[arg(long, default_value = "bundled")]
+    pub ws_contract: String,
+    /// Email of an existing user to audit as (with --password).
+    #[arg(long, env = "VOICE_AUDIT_EMAIL", requires = "password")]
+    pub email: Option<String>,
+    /// Password of that user. Prefer the environment variable: flags show up in process lists.
+    #[arg(long, env = "VOICE_AUDIT_PASSWORD", hide_env_values = true, requires = "email")]
+    pub password: Option<String>,
+    /// Never register throwaway users (the probes that need them are reported as not assessed).
+    #[arg(long)]
+    pub no_register: bool,
+    #[command(flatten)]
+    pub probing: Probing,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Break the demo server on purpose (repeatable), to see a failing audit; see
+    /// `voice-reference-server --help` for the names.
+    #[arg(long = "inject-fault")]
+    pub faults: Vec<String>,
+    #[command(flatten)]
+    pub probing: Probing,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+fn parse_score(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=100.0).contains(&v) { Ok(v) } else { Err(format!("{v} is not within 0–100")) }
+}
+
+impl Probing {
+    pub fn settings(&self, allow_register: bool) -> ProbeSettings {
+        ProbeSettings {
+            switches: self.switches as usize,
+            allow_register,
+            timeout: Duration::from_secs(self.timeout),
+            ..ProbeSettings::default()
+        }
+    }
+}
+
+impl RunArgs {
+    pub fn config(&self) -> RunConfig {
+        RunConfig {
+            target: self.target.clone(),
+            contract: ContractSource::parse(&self.contract),
+            ws_contract: ContractSource::parse(&self.ws_contract),
+            profile: self.probing.profile.clone(),
+            credentials: self.email.clone().zip(self.password.clone()),
+            probe: self.probing.settings(!self.no_register),
+        }
+    }
+}
+
+/// Runs the parsed command and maps the outcome to the documented exit code.
+pub async fn execute(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Run(args) => {
+            let config = args.config();
+            audit_and_report(&config, &args.output).await
+        }
+        Command::Demo(args) => crate::demo::run(&args).await,
+    };
+    match result {
+        Ok(true) => ExitCode::from(0),
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("voice-audit: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Audits, writes, prints; `Ok(passed)` for the gate.
+pub async fn audit_and_report(config: &RunConfig, output: &Output) -> Result<bool, AuditError> {
+    let baseline = output.baseline.as_deref().map(run::load_baseline).transpose()?;
+    let quiet = output.quiet;
+    let progress = move |step: &str| {
+        if !quiet {
+            eprintln!("voice-audit: {step}…");
+        }
+    };
+    let mut audit = run::audit(config, &progress).await?;
+    let formats = if output.format.is_empty() { Format::ALL.to_vec() } else { output.format.clone() };
+    let written = run::write(&mut audit, &formats, &output.out, !output.no_evidence)?;
+    if !quiet {
+        println!("{}", report::summary_table(&audit.report));
+        for path in &written {
+            println!("wrote {}", path.display());
+        }
+    }
+    match run::gate(&audit.report, output.fail_under, baseline.as_ref()) {
+        Ok(()) => Ok(true),
+        Err(reasons) => {
+            for r in reasons {
+                eprintln!("voice-audit: gate failed: {r}");
+            }
+            Ok(false)
+        }
+    }
+}

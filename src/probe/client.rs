@@ -1,0 +1,161 @@
+//! The one HTTP client of the audit: every request goes through here, so every exchange is
+//! timed, tagged with the contract operation it exercised, and recorded (redacted) as evidence.
+
+use crate::contract::ApiContract;
+use crate::evidence::{EvidenceLog, Exchange, Purpose};
+use chrono::Utc;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    None,
+    Json(Value),
+    /// Sent as-is with `Content-Type: application/json` (for malformed-JSON probes).
+    Raw(String),
+}
+
+/// What a probe gets back: the raw response (for driving the scenario) and the evidence id.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub exchange_id: String,
+    pub status: Option<u16>,
+    pub body: String,
+    pub elapsed: Duration,
+    pub error: Option<String>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    pub fn is_success(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// A string field by JSON pointer (`/session/id`).
+    pub fn str_at(&self, pointer: &str) -> Option<String> {
+        self.json()?.pointer(pointer)?.as_str().map(str::to_string)
+    }
+}
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    base: String,
+    contract: Arc<ApiContract>,
+    pub log: EvidenceLog,
+}
+
+impl Http {
+    pub fn new(base: &str, contract: Arc<ApiContract>, log: EvidenceLog, timeout: Duration) -> Result<Http, String> {
+        Ok(Http {
+            client: build_client(timeout)?,
+            base: base.trim_end_matches('/').to_string(),
+            contract,
+            log,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn contract(&self) -> &ApiContract {
+        &self.contract
+    }
+
+    pub async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Body, purpose: Purpose) -> Reply {
+        let url = format!("{}{}", self.base, path);
+        let path_only = path.split('?').next().unwrap_or(path).to_string();
+        let operation_id = self.contract.find(method, &path_only).map(|o| o.operation_id.clone());
+        let method_value = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request = self.client.request(method_value, &url).header("accept", "application/json, application/problem+json");
+        let mut request_headers = vec![("accept".to_string(), "application/json, application/problem+json".to_string())];
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+            request_headers.push(("authorization".into(), format!("Bearer {t}")));
+        }
+        let request_body = match &body {
+            Body::None => None,
+            Body::Json(v) => Some(v.to_string()),
+            Body::Raw(s) => Some(s.clone()),
+        };
+        if let Some(b) = &request_body {
+            request = request.header("content-type", "application/json").body(b.clone());
+            request_headers.push(("content-type".into(), "application/json".into()));
+        }
+        let started_at = Utc::now();
+        let start = Instant::now();
+        let outcome = async {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let text = response.text().await?;
+            Ok::<_, reqwest::Error>((status, headers, text))
+        }
+        .await;
+        let elapsed = start.elapsed();
+        let r = &self.log.redactor;
+        let (status, response_headers, text, error) = match outcome {
+            Ok((s, h, t)) => (Some(s), h, t, None),
+            Err(e) => (None, Vec::new(), String::new(), Some(describe(&e))),
+        };
+        let content_type = response_headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.clone());
+        let exchange = Exchange {
+            id: String::new(),
+            purpose,
+            operation_id,
+            method: method.to_string(),
+            url: r.url(&url),
+            path: path_only,
+            request_headers: request_headers.iter().map(|(k, v)| (k.clone(), r.header(k, v))).collect(),
+            request_body: request_body.as_deref().map(|b| r.text(b)),
+            status,
+            response_headers: response_headers.iter().map(|(k, v)| (k.clone(), r.header(k, v))).collect(),
+            content_type,
+            response_body: Some(r.text(&text)),
+            started_at,
+            elapsed,
+            error: error.clone(),
+        };
+        let exchange_id = self.log.push(exchange);
+        Reply {
+            exchange_id,
+            status,
+            body: text,
+            elapsed,
+            error,
+        }
+    }
+}
+
+/// A TLS-capable client (rustls with ring), no redirects followed: a redirect is an answer.
+pub fn build_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("voice-audit/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        format!("connection failed: {e}")
+    } else {
+        e.to_string()
+    }
+}

@@ -1,0 +1,309 @@
+//! One audit from start to finish: load the contracts, sign in, run the probes, turn the
+//! observations into findings, score them, and assemble the report. Writing files and deciding
+//! the exit code are separate steps, so tests can audit in-process and inspect the result.
+
+use crate::check::{self, Finding};
+use crate::contract::{ApiContract, BUNDLED_ASYNCAPI, BUNDLED_OPENAPI, ContractSource, WsContract, load_text};
+use crate::error::AuditError;
+use crate::evidence::EvidenceLog;
+use crate::model::{self, AuditReport, ContractInfo, Metrics, ProfileInfo, TargetInfo, ToolInfo};
+use crate::probe::{self, Ctx, Observations, ProbeSettings, client};
+use crate::profile::Profile;
+use crate::report::{self, Format};
+use crate::score;
+use chrono::Utc;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub target: String,
+    pub contract: ContractSource,
+    pub ws_contract: ContractSource,
+    pub profile: Option<PathBuf>,
+    /// Sign in as this user; otherwise a throwaway user is registered (when allowed).
+    pub credentials: Option<(String, String)>,
+    pub probe: ProbeSettings,
+}
+
+impl RunConfig {
+    pub fn new(target: &str) -> RunConfig {
+        RunConfig {
+            target: target.to_string(),
+            contract: ContractSource::Bundled,
+            ws_contract: ContractSource::Bundled,
+            profile: None,
+            credentials: None,
+            probe: ProbeSettings::default(),
+        }
+    }
+}
+
+/// The finished audit with the evidence it rests on.
+pub struct Audit {
+    pub report: AuditReport,
+    pub evidence: EvidenceLog,
+}
+
+/// Progress lines for long runs; the CLI prints them to stderr, tests ignore them.
+pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+
+pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, AuditError> {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let (base, ws_base) = parse_target(&config.target)?;
+    let profile = match &config.profile {
+        Some(p) => Profile::load(p)?,
+        None => Profile::bundled()?,
+    };
+    let fetcher = client::build_client(config.probe.timeout).map_err(AuditError::Client)?;
+    progress("loading contracts");
+    let api_source = resolve_source(&config.contract, &base, "/openapi.json");
+    let api_text = load_text(&api_source, BUNDLED_OPENAPI, &fetcher).await?;
+    let api = Arc::new(ApiContract::parse(&api_text, &api_source.name())?);
+    let ws_text = load_text(&config.ws_contract, BUNDLED_ASYNCAPI, &fetcher).await?;
+    let ws_contract = Arc::new(WsContract::parse(&ws_text, &config.ws_contract.name())?);
+
+    let log = EvidenceLog::default();
+    let http = client::Http::new(&base, Arc::clone(&api), log.clone(), config.probe.timeout).map_err(AuditError::Client)?;
+    reachable(&http, &base).await?;
+    progress("signing in");
+    let user = match &config.credentials {
+        Some((email, password)) => probe::auth::login(&http, email, password, "setup").await.map_err(AuditError::SignIn)?,
+        None if config.probe.allow_register => probe::auth::register(&http, "setup").await.map_err(AuditError::SignIn)?,
+        None => return Err(AuditError::NoCredentials),
+    };
+    let ctx = Ctx {
+        http,
+        ws_contract: Arc::clone(&ws_contract),
+        ws_base,
+        settings: config.probe.clone(),
+        user,
+    };
+
+    let mut obs = Observations::default();
+    progress(&format!("walking {} contract operations", api.operations.len()));
+    obs.walk = probe::walk::probe(&ctx).await;
+    progress("probing the session stream");
+    let stream = probe::stream::probe(&ctx).await;
+    if let Ok(s) = &stream {
+        obs.connections.extend(s.connections.iter().cloned());
+    }
+    obs.stream = Some(stream);
+    progress(&format!("switching providers {} times mid-stream", ctx.settings.switches));
+    let switching = probe::switch::probe(&ctx).await;
+    if let Ok(s) = &switching {
+        obs.connections.push(s.stream.clone());
+    }
+    obs.switching = Some(switching);
+    progress("revocation, token lifecycle and cross-user isolation");
+    obs.auth = Some(Ok(probe::revocation::probe(&ctx).await));
+
+    let findings = findings(&api, &ws_contract, &obs, &log);
+    let scored = score::score(&profile, &findings);
+    let finished_at = Utc::now();
+    let report = AuditReport {
+        schema_version: model::SCHEMA_VERSION.to_string(),
+        tool: ToolInfo {
+            name: "voice-audit".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        audit_id: format!("FE-BE-INT-{}-{}", started_at.format("%Y%m%d"), &uuid::Uuid::new_v4().simple().to_string()[..6]),
+        profile: ProfileInfo {
+            id: profile.id.clone(),
+            title: profile.title.clone(),
+            template_max_total: profile.template_max_total(),
+            normalisation: format!(
+                "The template's category maxima sum to {}; each assessed check keeps its template points and the assessed points are scaled to 100. Checks that could not be assessed leave the denominator.",
+                profile.template_max_total()
+            ),
+        },
+        target: TargetInfo {
+            base_url: base.clone(),
+            contract: ContractInfo {
+                title: api.title.clone(),
+                version: api.version.clone(),
+                spec_version: api.spec_version.clone(),
+                source: api.source_name.clone(),
+                operations: api.operations.len(),
+            },
+            ws_contract: ContractInfo {
+                title: ws_contract.title.clone(),
+                version: ws_contract.version.clone(),
+                spec_version: ws_contract.spec_version.clone(),
+                source: ws_contract.source_name.clone(),
+                operations: ws_contract.messages.len(),
+            },
+            read_only: false,
+        },
+        started_at,
+        finished_at,
+        duration_ms: clock.elapsed().as_millis() as u64,
+        operations: check::rows::operations(&api, &log.exchanges()),
+        metrics: metrics(&obs),
+        gaps: score::gaps(&scored.checks, &profile),
+        recommendations: score::recommendations(&scored.checks),
+        score: scored.scorecard,
+        checks: redact_checks(scored.checks, &log),
+        evidence_dir: None,
+    };
+    Ok(Audit { report, evidence: log })
+}
+
+fn findings(api: &ApiContract, ws: &WsContract, obs: &Observations, log: &EvidenceLog) -> Vec<Finding> {
+    let exchanges = log.exchanges();
+    let no_token_ws = match &obs.stream {
+        Some(Ok(s)) => Some(s.no_token_status),
+        _ => None,
+    };
+    let mut out = check::contract::findings(api, &exchanges, &obs.walk.skipped, no_token_ws);
+    out.extend(check::stream::findings(obs.stream.as_ref(), &obs.connections, ws));
+    out.extend(check::switching::findings(obs.switching.as_ref()));
+    out.extend(check::auth::findings(obs.auth.as_ref()));
+    out
+}
+
+/// Details quote the deployment's answers; mask anything secret that slipped into them.
+fn redact_checks(mut checks: Vec<model::CheckResult>, log: &EvidenceLog) -> Vec<model::CheckResult> {
+    for c in &mut checks {
+        c.summary = log.redactor.text(&c.summary);
+        for d in &mut c.details {
+            *d = log.redactor.text(d);
+        }
+    }
+    checks
+}
+
+fn metrics(obs: &Observations) -> Metrics {
+    let mut m = Metrics::default();
+    if let Some(Ok(s)) = &obs.stream {
+        let sm = check::stream::metrics(s);
+        m.ws_connect_ms = sm.connect_ms;
+        m.ws_event_latency_ms = sm.event_latency_ms;
+        m.ws_throughput_msg_s = sm.throughput_msg_s;
+        m.ws_reconnect_ms = sm.reconnect_ms;
+    }
+    if let Some(Ok(s)) = &obs.switching {
+        m.switch_latency_ms = s.latencies().percentiles();
+        let n = s.attempts.len();
+        if n > 0 {
+            let ok = s.attempts.iter().filter(|a| a.status.is_some_and(|c| (200..300).contains(&c))).count();
+            m.switch_success_rate = Some(ok as f64 / n as f64);
+        }
+    }
+    if let Some(Ok(a)) = &obs.auth
+        && let Some(Ok(r)) = &a.revocation
+    {
+        m.revocation_rest_ms = r.rest_rejected_after.map(|d| d.as_secs_f64() * 1000.0);
+        m.revocation_ws_ms = r.ws_closed_after.map(|d| d.as_secs_f64() * 1000.0);
+    }
+    m
+}
+
+/// `http(s)://host[:port][/prefix]` → (base URL without trailing slash, `ws(s)://…` base).
+pub fn parse_target(target: &str) -> Result<(String, String), AuditError> {
+    let invalid = |reason: &str| AuditError::InvalidTarget {
+        url: target.to_string(),
+        reason: reason.to_string(),
+    };
+    let url = url::Url::parse(target).map_err(|e| invalid(&e.to_string()))?;
+    let ws_scheme = match url.scheme() {
+        "http" => "ws",
+        "https" => "wss",
+        _ => return Err(invalid("the scheme must be http or https")),
+    };
+    if url.host_str().is_none() {
+        return Err(invalid("no host"));
+    }
+    let base = target.trim_end_matches('/').to_string();
+    let ws_base = format!("{ws_scheme}{}", &base[url.scheme().len()..]);
+    Ok((base, ws_base))
+}
+
+/// `--contract target` means the target's own published document.
+fn resolve_source(source: &ContractSource, base: &str, path: &str) -> ContractSource {
+    match source {
+        ContractSource::File(p) if p.as_os_str() == "target" => ContractSource::Url(format!("{base}{path}")),
+        other => other.clone(),
+    }
+}
+
+async fn reachable(http: &client::Http, base: &str) -> Result<(), AuditError> {
+    let reply = http
+        .send("GET", "/health", None, client::Body::None, crate::evidence::Purpose::Scenario("reachability".into()))
+        .await;
+    match reply.error {
+        Some(reason) if reply.status.is_none() => Err(AuditError::Unreachable {
+            url: base.to_string(),
+            reason,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Writes the reports and the evidence folder; returns the files written.
+pub fn write(audit: &mut Audit, formats: &[Format], out: &Path, evidence: bool) -> Result<Vec<PathBuf>, AuditError> {
+    let mut written = Vec::new();
+    if evidence {
+        let dir = out.join("evidence");
+        written.extend(audit.evidence.write(&dir).map_err(|source| AuditError::Write { path: dir, source })?);
+        audit.report.evidence_dir = Some("evidence".to_string());
+    }
+    written.extend(report::write_all(&audit.report, formats, out)?);
+    Ok(written)
+}
+
+/// The CI gate: `Ok(())` passes, `Err(reasons)` fails.
+pub fn gate(report: &AuditReport, fail_under: Option<f64>, baseline: Option<&AuditReport>) -> Result<(), Vec<String>> {
+    let mut reasons = Vec::new();
+    if let Some(min) = fail_under
+        && report.score.total < min
+    {
+        reasons.push(format!("score {} is under --fail-under {min}", report.score.total));
+    }
+    if let Some(base) = baseline {
+        if report.score.total + 1e-9 < base.score.total {
+            reasons.push(format!("score fell from {} to {}", base.score.total, report.score.total));
+        }
+        for old in &base.checks {
+            let Some(new) = report.checks.iter().find(|c| c.id == old.id) else { continue };
+            if let (Some(was), Some(now)) = (old.credit, new.credit)
+                && now + 1e-6 < was
+            {
+                reasons.push(format!("{} regressed: {:?} → {:?} ({})", new.id, old.status, new.status, new.summary));
+            }
+        }
+    }
+    if reasons.is_empty() { Ok(()) } else { Err(reasons) }
+}
+
+pub fn load_baseline(path: &Path) -> Result<AuditReport, AuditError> {
+    let err = |reason: String| AuditError::Baseline {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let report: AuditReport = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    let major = |v: &str| v.split('.').next().unwrap_or("").to_string();
+    if major(&report.schema_version) != major(model::SCHEMA_VERSION) {
+        return Err(err(format!("schema_version {} is not {}", report.schema_version, model::SCHEMA_VERSION)));
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_map_to_websocket_bases() {
+        let (b, w) = parse_target("http://127.0.0.1:8000/").expect("valid");
+        assert_eq!((b.as_str(), w.as_str()), ("http://127.0.0.1:8000", "ws://127.0.0.1:8000"));
+        let (_, w) = parse_target("https://voice.example.test/prefix").expect("valid");
+        assert_eq!(w, "wss://voice.example.test/prefix");
+        for bad in ["ftp://x", "not a url", "http://"] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests of voice-audit against real servers: the reference server started on port
+//! 0 (clean, or with one injected fault per check family) and the CLI binary itself.
+
+mod support;
+
+mod cli;
+mod clean;
+mod faults;
