@@ -204,7 +204,8 @@ impl EvidenceLog {
             probe: probe.to_string(),
             direction: direction.to_string(),
             at: Utc::now(),
-            text: self.redactor.text(text),
+            // Redacted when written: this runs for every frame, inside the timed receive path.
+            text: text.to_string(),
         };
         if let Ok(mut inner) = self.inner.lock() {
             inner.ws.push(record);
@@ -227,7 +228,8 @@ impl EvidenceLog {
         std::fs::write(&har_path, self.redactor.text(&serde_json::to_string_pretty(&har)?))?;
         let ws_path = dir.join("ws.jsonl");
         let mut lines = String::new();
-        for r in self.ws_records() {
+        for mut r in self.ws_records() {
+            r.text = self.redactor.text(&r.text);
             lines.push_str(&serde_json::to_string(&r)?);
             lines.push('\n');
         }

@@ -18,6 +18,7 @@ async fn run_against_a_separate_server_passes_the_gate_and_writes_every_report()
     let out = tempfile::tempdir().expect("out");
     let url = server.url();
     let out_path = out.path().to_path_buf();
+    let _turn = support::turn().await;
     let output = tokio::task::spawn_blocking(move || {
         quick_flags(voice_audit().args(["run", "--target", &url, "--fail-under", "100", "--out"]).arg(&out_path))
             .output()
@@ -39,6 +40,7 @@ async fn a_broken_deployment_fails_the_gate_with_exit_1() {
     let out = tempfile::tempdir().expect("out");
     let url = server.url();
     let out_path = out.path().to_path_buf();
+    let _turn = support::turn().await;
     let output = tokio::task::spawn_blocking(move || {
         quick_flags(voice_audit().args(["run", "--target", &url, "--fail-under", "100", "--format", "json", "--out"]).arg(&out_path))
             .output()

@@ -6,3 +6,4 @@ mod support;
 mod cli;
 mod clean;
 mod faults;
+mod hostile;

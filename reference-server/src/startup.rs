@@ -101,6 +101,12 @@ impl Application {
         tracing::info!(%addr, "listening");
         let on_stop = state.clone();
         let router = app(state.clone());
+        // Small real-time frames must leave at once, not wait for Nagle's algorithm.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!("cannot set TCP_NODELAY: {e}");
+            }
+        });
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 signal.await;

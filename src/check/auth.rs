@@ -58,7 +58,7 @@ fn revocation(obs: &AuthObservation) -> [Finding; 2] {
     let rest = match r.rest_rejected_after {
         Some(d) if logout_ok => {
             let ms = d.as_secs_f64() * 1000.0;
-            Finding::millis(rest_id, ms, format!("the token was rejected {ms:.1} ms after logout answered ({} polls)", r.rest_polls))
+            Finding::millis(rest_id, ms, format!("the token was rejected {ms:.1} ms after logout answered (rejected on poll {})", r.rest_polls))
         }
         _ => Finding::millis(rest_id, waited_ms, format!("the token still worked {waited_ms:.0} ms after logout ({} polls)", r.rest_polls))
             .with_details(vec![format!("logout answered {:?} ({})", r.logout.status, r.logout.exchange_id)]),
@@ -67,7 +67,7 @@ fn revocation(obs: &AuthObservation) -> [Finding; 2] {
     let ws = match (r.ws_closed_after, r.ws_close_code) {
         (Some(d), code) if logout_ok => {
             let ms = d.as_secs_f64() * 1000.0;
-            let mut f = Finding::millis(ws_id, ms, format!("the open stream was closed {ms:.1} ms after logout (code {code:?})"));
+            let mut f = Finding::millis(ws_id, ms, format!("the open stream was closed {ms:.1} ms after logout (close code {})", code.map_or("none".to_string(), |c| c.to_string())));
             if code != Some(4001) {
                 f = f.with_details(vec![format!("close code {code:?}; the contract documents 4001 for revocation")]);
             }
@@ -97,5 +97,8 @@ fn cross_user(obs: &AuthObservation) -> Finding {
             evidence.extend(a.exchange_id.clone());
         }
     }
-    Finding::ratio(id, passed, attempts.len(), "cross-user attempts").with_details(details).with_evidence(evidence)
+    Finding::ratio(id, passed, attempts.len(), "cross-user attempts")
+        .with_summary(format!("{passed} of {} attempts on another user's session were refused without data", attempts.len()))
+        .with_details(details)
+        .with_evidence(evidence)
 }

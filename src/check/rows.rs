@@ -1,7 +1,7 @@
 //! The per-operation table of the report (seed 000 §3.1/§5.1): implemented or not, conforming
 //! or not, with a note saying why.
 
-use super::contract::conformance_problems;
+use super::contract::{conformance_problems, implemented_status};
 use crate::contract::ApiContract;
 use crate::evidence::{Exchange, Purpose};
 use crate::model::{OperationRow, Status};
@@ -15,10 +15,10 @@ pub fn operations(api: &ApiContract, exchanges: &[Exchange]) -> Vec<OperationRow
                 .filter(|e| e.operation_id.as_deref() == Some(op.operation_id.as_str()))
                 .collect();
             let valid = mine.iter().find(|e| e.purpose == Purpose::Valid);
-            let implemented = match valid.and_then(|e| e.status) {
-                None if valid.is_none() => Status::NotAssessed,
-                Some(404 | 405 | 501) | None => Status::Fail,
-                Some(_) => Status::Pass,
+            let implemented = match valid {
+                None => Status::NotAssessed,
+                Some(e) if implemented_status(e.status) => Status::Pass,
+                Some(_) => Status::Fail,
             };
             let problems: Vec<String> = mine
                 .iter()

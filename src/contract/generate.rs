@@ -94,26 +94,48 @@ impl<'a> Generator<'a> {
     /// there is one), or a value of the wrong type altogether. `None` for schemas that accept
     /// anything.
     pub fn invalid(&self, schema: &Value) -> Option<Value> {
+        self.invalid_variants(schema).into_iter().next().map(|(_, v)| v)
+    }
+
+    /// Every way the walk breaks a body, labelled: a property of the wrong type, a required
+    /// property missing, and a value outside an enum (the mistake type checks alone miss).
+    pub fn invalid_variants(&self, schema: &Value) -> Vec<(&'static str, Value)> {
         let resolved = self.deref(schema);
-        let mut valid = self.valid(schema);
+        let valid = self.valid(schema);
         let props = resolved.get("properties").and_then(Value::as_object);
-        let required = resolved
+        let required: Vec<&str> = resolved
             .get("required")
             .and_then(Value::as_array)
-            .and_then(|r| r.first())
-            .and_then(Value::as_str);
-        let target = required.or_else(|| props.and_then(|p| p.keys().next().map(String::as_str)));
-        match (target, props, valid.as_object_mut()) {
-            (Some(name), Some(props), Some(obj)) => {
-                let prop = props.get(name).map(|p| self.deref(p)).unwrap_or(&Value::Null);
-                obj.insert(name.to_string(), wrong_type_for(prop));
-                Some(valid)
-            }
-            _ => match type_of(resolved) {
-                Some(_) => Some(wrong_type_for(resolved)),
-                None => None,
-            },
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let (Some(props), Some(obj)) = (props, valid.as_object()) else {
+            return match type_of(resolved) {
+                Some(_) => vec![("wrong type", wrong_type_for(resolved))],
+                None => Vec::new(),
+            };
+        };
+        let mut variants = Vec::new();
+        let target = required.first().copied().or_else(|| props.keys().next().map(String::as_str));
+        if let Some(name) = target {
+            let prop = props.get(name).map(|p| self.deref(p)).unwrap_or(&Value::Null);
+            let mut broken = obj.clone();
+            broken.insert(name.to_string(), wrong_type_for(prop));
+            variants.push(("wrong type", Value::Object(broken)));
         }
+        if let Some(name) = required.first() {
+            let mut broken = obj.clone();
+            broken.remove(*name);
+            variants.push(("missing required property", Value::Object(broken)));
+        }
+        let enum_prop = props
+            .iter()
+            .find(|(_, p)| self.deref(p).get("enum").and_then(Value::as_array).is_some_and(|e| e.iter().all(Value::is_string)));
+        if let Some((name, _)) = enum_prop {
+            let mut broken = obj.clone();
+            broken.insert(name.clone(), Value::String("voice-audit-not-in-enum".to_string()));
+            variants.push(("value outside the enum", Value::Object(broken)));
+        }
+        variants
     }
 }
 
@@ -172,8 +194,11 @@ mod tests {
             let schema = c.document().pointer(&pointer).expect("schema exists");
             let valid = g.valid(schema);
             assert_eq!(c.schemas.validate(&pointer, &valid), vec![], "{}: {valid}", op.operation_id);
-            let invalid = g.invalid(schema).expect("breakable");
-            assert!(!c.schemas.validate(&pointer, &invalid).is_empty(), "{}: {invalid}", op.operation_id);
+            let variants = g.invalid_variants(schema);
+            assert!(!variants.is_empty(), "{} is breakable", op.operation_id);
+            for (label, invalid) in variants {
+                assert!(!c.schemas.validate(&pointer, &invalid).is_empty(), "{} {label}: {invalid}", op.operation_id);
+            }
         }
     }
 

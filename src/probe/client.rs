@@ -139,9 +139,14 @@ impl Http {
     }
 }
 
+/// Selects rustls' ring provider for HTTPS and WSS (once; later calls are no-ops).
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A TLS-capable client (rustls with ring), no redirects followed: a redirect is an answer.
 pub fn build_client(timeout: Duration) -> Result<reqwest::Client, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto();
     reqwest::Client::builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())

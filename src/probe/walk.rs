@@ -120,7 +120,7 @@ pub async fn probe(ctx: &Ctx) -> WalkObservation {
             ctx.http.send(&op.method, &path, None, valid_body.clone(), Purpose::NoToken).await;
         }
         if let Some(schema) = body_schema {
-            if let Some(invalid) = generator.invalid(schema) {
+            for (_, invalid) in generator.invalid_variants(schema) {
                 ctx.http
                     .send(&op.method, &path, token.as_deref(), Body::Json(invalid), Purpose::InvalidBody)
                     .await;

@@ -86,6 +86,7 @@ pub async fn connect(
     probe: &str,
     timeout: Duration,
 ) -> Result<(WsConn, Duration), Refused> {
+    super::client::install_crypto();
     let refused = |message: String| Refused { status: None, message };
     let mut request = url.into_client_request().map_err(|e| refused(e.to_string()))?;
     if let Some(t) = token {
@@ -94,7 +95,7 @@ pub async fn connect(
     }
     let id = format!("ws-{:03}", COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
     let start = Instant::now();
-    let attempt = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(request)).await;
+    let attempt = tokio::time::timeout(timeout, tokio_tungstenite::connect_async_with_config(request, None, true)).await;
     let elapsed = start.elapsed();
     let redacted_url = log.redactor.url(url);
     match attempt {

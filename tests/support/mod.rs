@@ -42,7 +42,16 @@ pub fn quick() -> ProbeSettings {
     }
 }
 
+/// Audits run one at a time: they measure latencies and throughput of a live server on a
+/// two-core machine, and two at once would measure each other.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().await
+}
+
 pub async fn audit(url: &str) -> Audit {
+    let _turn = turn().await;
     let mut config = RunConfig::new(url);
     config.probe = quick();
     run::audit(&config, &|_| {}).await.expect("the audit runs")

@@ -21,7 +21,7 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// One message of the conversation context.
+/// One message of the conversation (a row of `session_messages`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ContextMessage {
     /// `customer` or `agent`.
@@ -37,7 +37,7 @@ pub struct ContextMessage {
     pub at: DateTime<Utc>,
 }
 
-/// An insight kept in the context.
+/// An insight of the conversation (a row of `session_insights`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InsightRecord {
     /// `sentiment`, `intent` or `suggestion`.
@@ -50,18 +50,15 @@ pub struct InsightRecord {
     pub provider: String,
 }
 
-/// The conversation context carried across provider switches.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+/// What is kept of the conversation on the session itself: small counters, constant in size.
+/// The messages and insights live in their own append-only tables and are never loaded to
+/// process an utterance.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
-    /// Conversation messages, oldest first.
-    #[serde(default)]
-    pub messages: Vec<ContextMessage>,
+    /// Messages so far (also the position of the next one).
+    pub message_count: i64,
     /// The latest sentiment (`positive`, `negative`, `neutral`).
-    #[serde(default)]
     pub sentiment: Option<String>,
-    /// Insights, oldest first.
-    #[serde(default)]
-    pub insights: Vec<InsightRecord>,
 }
 
 /// A voice session.
@@ -79,7 +76,7 @@ pub struct SessionRow {
     pub metadata: serde_json::Value,
     /// Config object from the create request.
     pub config: serde_json::Value,
-    /// Conversation context.
+    /// Conversation counters (the messages themselves are stored apart).
     pub context: Context,
     /// Creation time.
     pub created_at: DateTime<Utc>,

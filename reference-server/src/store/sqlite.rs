@@ -1,4 +1,8 @@
 //! The SQLite implementation of the store (sqlx, runtime-bound queries, embedded migrations).
+//!
+//! The conversation is append-only (`session_messages`, `session_insights`): recording an
+//! utterance is one short transaction whose cost does not depend on how long the conversation
+//! already is, and reading a session never reads its messages.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -10,7 +14,10 @@ use sqlx::sqlite::{
 };
 use uuid::Uuid;
 
-use super::{RefreshTokenRow, SessionRow, StoreError, SwitchRecord, UserRow};
+use super::{
+    Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionRow, StoreError, SwitchRecord,
+    UserRow,
+};
 
 /// Handle to the database; cheap to clone.
 #[derive(Debug, Clone)]
@@ -43,8 +50,11 @@ fn user_from_row(row: &SqliteRow) -> Result<UserRow, StoreError> {
     })
 }
 
+/// The columns of a [`SessionRow`]: never the retired `context` document.
+const SESSION_COLUMNS: &str = "id, user_id, provider, status, metadata, config, message_count, \
+     sentiment, created_at, updated_at, ended_at";
+
 fn session_from_row(row: &SqliteRow) -> Result<SessionRow, StoreError> {
-    let context: String = row.try_get("context")?;
     Ok(SessionRow {
         id: uuid_col(row, "id")?,
         user_id: uuid_col(row, "user_id")?,
@@ -52,8 +62,10 @@ fn session_from_row(row: &SqliteRow) -> Result<SessionRow, StoreError> {
         status: row.try_get("status")?,
         metadata: json_col(row, "metadata")?,
         config: json_col(row, "config")?,
-        context: serde_json::from_str(&context)
-            .map_err(|e| StoreError::Corrupt(format!("context: {e}")))?,
+        context: Context {
+            message_count: row.try_get("message_count")?,
+            sentiment: row.try_get("sentiment")?,
+        },
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         ended_at: row.try_get("ended_at")?,
@@ -280,8 +292,8 @@ impl Store {
     /// Inserts a session.
     pub async fn insert_session(&self, s: &SessionRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, provider, status, metadata, config, context, message_count, created_at, updated_at, ended_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (id, user_id, provider, status, metadata, config, context, message_count, sentiment, created_at, updated_at, ended_at) \
+             VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?)",
         )
         .bind(s.id.to_string())
         .bind(s.user_id.to_string())
@@ -289,8 +301,8 @@ impl Store {
         .bind(&s.status)
         .bind(to_json(&s.metadata)?)
         .bind(to_json(&s.config)?)
-        .bind(to_json(&s.context)?)
-        .bind(s.context.messages.len() as i64)
+        .bind(s.context.message_count)
+        .bind(&s.context.sentiment)
         .bind(s.created_at)
         .bind(s.updated_at)
         .bind(s.ended_at)
@@ -301,7 +313,7 @@ impl Store {
 
     /// The session with this id, whoever owns it.
     pub async fn session(&self, id: Uuid) -> Result<Option<SessionRow>, StoreError> {
-        let row = sqlx::query("SELECT * FROM sessions WHERE id = ?")
+        let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -313,11 +325,12 @@ impl Store {
         &self,
         user_id: Uuid,
     ) -> Result<Option<SessionRow>, StoreError> {
-        let row =
-            sqlx::query("SELECT * FROM sessions WHERE user_id <> ? ORDER BY rowid DESC LIMIT 1")
-                .bind(user_id.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id <> ? ORDER BY rowid DESC LIMIT 1"
+        ))
+        .bind(user_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(session_from_row).transpose()
     }
 
@@ -327,10 +340,10 @@ impl Store {
         user_id: Uuid,
         filter: &SessionFilter,
     ) -> Result<(Vec<SessionRow>, i64), StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2) \
-             AND (?3 IS NULL OR provider = ?3) ORDER BY rowid DESC LIMIT ?4 OFFSET ?5",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2) \
+             AND (?3 IS NULL OR provider = ?3) ORDER BY rowid DESC LIMIT ?4 OFFSET ?5"
+        ))
         .bind(user_id.to_string())
         .bind(&filter.status)
         .bind(&filter.provider)
@@ -355,17 +368,17 @@ impl Store {
         Ok((items, total))
     }
 
-    /// Writes provider, status, context, metadata and timestamps back.
+    /// Writes provider, status, metadata, counters and timestamps back (never the messages).
     pub async fn update_session(&self, s: &SessionRow) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE sessions SET provider = ?, status = ?, metadata = ?, context = ?, message_count = ?, \
-             updated_at = ?, ended_at = ? WHERE id = ?",
+            "UPDATE sessions SET provider = ?, status = ?, metadata = ?, message_count = ?, \
+             sentiment = ?, updated_at = ?, ended_at = ? WHERE id = ?",
         )
         .bind(&s.provider)
         .bind(&s.status)
         .bind(to_json(&s.metadata)?)
-        .bind(to_json(&s.context)?)
-        .bind(s.context.messages.len() as i64)
+        .bind(s.context.message_count)
+        .bind(&s.context.sentiment)
         .bind(s.updated_at)
         .bind(s.ended_at)
         .bind(s.id.to_string())
@@ -374,21 +387,108 @@ impl Store {
         Ok(())
     }
 
-    /// Updates the session and appends the switch, atomically.
+    /// Appends one utterance at `position` (its message and its insight) and moves the
+    /// session's counters on to `context`, atomically: the counter never disagrees with the
+    /// rows. Constant work whatever the length of the conversation.
+    pub async fn append_utterance(
+        &self,
+        session_id: Uuid,
+        position: i64,
+        message: &ContextMessage,
+        insight: &InsightRecord,
+        context: &Context,
+    ) -> Result<(), StoreError> {
+        let id = session_id.to_string();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO session_messages (session_id, position, speaker, text, provider, message_id, at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(position)
+        .bind(&message.speaker)
+        .bind(&message.text)
+        .bind(&message.provider)
+        .bind(&message.message_id)
+        .bind(message.at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO session_insights (session_id, position, insight_type, content, confidence, provider) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(position)
+        .bind(&insight.insight_type)
+        .bind(&insight.content)
+        .bind(insight.confidence)
+        .bind(&insight.provider)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE sessions SET message_count = ?, sentiment = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(context.message_count)
+        .bind(&context.sentiment)
+        .bind(message.at)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The messages of a session, oldest first (never needed to process an utterance).
+    pub async fn messages(&self, session_id: Uuid) -> Result<Vec<ContextMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT speaker, text, provider, message_id, at FROM session_messages \
+             WHERE session_id = ? ORDER BY position ASC",
+        )
+        .bind(session_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ContextMessage {
+                    speaker: row.try_get("speaker")?,
+                    text: row.try_get("text")?,
+                    provider: row.try_get("provider")?,
+                    message_id: row.try_get("message_id")?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Updates the session and appends the switch, atomically; with `reset_context` the
+    /// session's messages and insights are deleted too (the counters in `s` say zero).
     pub async fn record_switch(
         &self,
         s: &SessionRow,
         switch: &SwitchRecord,
+        reset_context: bool,
     ) -> Result<(), StoreError> {
+        let id = s.id.to_string();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE sessions SET provider = ?, context = ?, message_count = ?, updated_at = ? WHERE id = ?")
-            .bind(&s.provider)
-            .bind(to_json(&s.context)?)
-            .bind(s.context.messages.len() as i64)
-            .bind(s.updated_at)
-            .bind(s.id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        if reset_context {
+            for table in ["session_messages", "session_insights"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE session_id = ?"))
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        sqlx::query(
+            "UPDATE sessions SET provider = ?, message_count = ?, sentiment = ?, updated_at = ? \
+             WHERE id = ?",
+        )
+        .bind(&s.provider)
+        .bind(s.context.message_count)
+        .bind(&s.context.sentiment)
+        .bind(s.updated_at)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO switch_history (session_id, from_provider, to_provider, context_preserved, success, error_message, reason, switched_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
