@@ -16,7 +16,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "voice-audit", version, about = "Audits a real-time voice backend against its OpenAPI and AsyncAPI contracts and writes a scored, evidence-backed report.")]
+#[command(
+    name = "voice-audit",
+    version,
+    about = "Audits a real-time voice backend against its OpenAPI and AsyncAPI contracts and writes a scored, evidence-backed report."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -80,7 +84,12 @@ pub struct RunArgs {
     #[arg(long, env = "VOICE_AUDIT_EMAIL", requires = "password")]
     pub email: Option<String>,
     /// Password of that user. Prefer the environment variable: flags show up in process lists.
-    #[arg(long, env = "VOICE_AUDIT_PASSWORD", hide_env_values = true, requires = "email")]
+    #[arg(
+        long,
+        env = "VOICE_AUDIT_PASSWORD",
+        hide_env_values = true,
+        requires = "email"
+    )]
     pub password: Option<String>,
     /// Never register throwaway users (the probes that need them are reported as not assessed).
     #[arg(long)]
@@ -105,7 +114,11 @@ pub struct DemoArgs {
 
 fn parse_score(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
-    if (0.0..=100.0).contains(&v) { Ok(v) } else { Err(format!("{v} is not within 0–100")) }
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not within 0–100"))
+    }
 }
 
 impl Probing {
@@ -153,7 +166,11 @@ pub async fn execute(cli: Cli) -> ExitCode {
 
 /// Audits, writes, prints; `Ok(passed)` for the gate.
 pub async fn audit_and_report(config: &RunConfig, output: &Output) -> Result<bool, AuditError> {
-    let baseline = output.baseline.as_deref().map(run::load_baseline).transpose()?;
+    let baseline = output
+        .baseline
+        .as_deref()
+        .map(run::load_baseline)
+        .transpose()?;
     let quiet = output.quiet;
     let progress = move |step: &str| {
         if !quiet {
@@ -161,7 +178,11 @@ pub async fn audit_and_report(config: &RunConfig, output: &Output) -> Result<boo
         }
     };
     let mut audit = run::audit(config, &progress).await?;
-    let formats = if output.format.is_empty() { Format::ALL.to_vec() } else { output.format.clone() };
+    let formats = if output.format.is_empty() {
+        Format::ALL.to_vec()
+    } else {
+        output.format.clone()
+    };
     let written = run::write(&mut audit, &formats, &output.out, !output.no_evidence)?;
     if !quiet {
         println!("{}", report::summary_table(&audit.report));

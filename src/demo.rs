@@ -9,14 +9,18 @@ use voice_reference_server::{Application, Faults, Settings};
 
 pub async fn run(args: &DemoArgs) -> Result<bool, AuditError> {
     let faults = Faults::from_names(&args.faults).map_err(|e| AuditError::Server(e.to_string()))?;
-    let dir = tempfile::tempdir().map_err(|e| AuditError::Server(format!("no temporary folder: {e}")))?;
+    let dir =
+        tempfile::tempdir().map_err(|e| AuditError::Server(format!("no temporary folder: {e}")))?;
     let database = format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display());
     let app = Application::build(Settings::ephemeral(database).with_faults(faults))
         .await
         .map_err(|e| AuditError::Server(e.to_string()))?;
     let server = app.spawn();
     if !args.output.quiet {
-        eprintln!("voice-audit: reference server listening on {}", server.base_url());
+        eprintln!(
+            "voice-audit: reference server listening on {}",
+            server.base_url()
+        );
     }
     let mut config = RunConfig::new(&server.base_url());
     config.probe = args.probing.settings(true);

@@ -18,7 +18,9 @@ pub enum AuditError {
     Unreachable { url: String, reason: String },
     #[error("invalid target URL {url:?}: {reason}")]
     InvalidTarget { url: String, reason: String },
-    #[error("no credentials: pass --email/--password (or VOICE_AUDIT_EMAIL/VOICE_AUDIT_PASSWORD), or allow a throwaway user with --register")]
+    #[error(
+        "no credentials: pass --email/--password (or VOICE_AUDIT_EMAIL/VOICE_AUDIT_PASSWORD), or allow a throwaway user with --register"
+    )]
     NoCredentials,
     #[error("cannot sign in as the audit user: {0}")]
     SignIn(String),

@@ -13,7 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const MASK: &str = "[REDACTED]";
-const SECRET_FIELDS: [&str; 5] = ["password", "access_token", "refresh_token", "token", "secret"];
+const SECRET_FIELDS: [&str; 5] = [
+    "password",
+    "access_token",
+    "refresh_token",
+    "token",
+    "secret",
+];
 /// Bodies kept in evidence are cut here; the checks saw the whole body.
 const BODY_LIMIT: usize = 64 * 1024;
 
@@ -56,19 +62,28 @@ pub struct Exchange {
 
 impl Exchange {
     pub fn json(&self) -> Option<Value> {
-        self.response_body.as_deref().and_then(|b| serde_json::from_str(b).ok())
+        self.response_body
+            .as_deref()
+            .and_then(|b| serde_json::from_str(b).ok())
     }
 
     /// Media type without parameters, lower case.
     pub fn media_type(&self) -> Option<String> {
-        self.content_type
-            .as_deref()
-            .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        self.content_type.as_deref().map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
     }
 }
 
 mod duration_ms {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64() * 1000.0)
     }
 }
@@ -123,7 +138,10 @@ impl Redactor {
     pub fn header(&self, name: &str, value: &str) -> String {
         let lower = name.to_ascii_lowercase();
         if lower == "authorization" || lower == "cookie" || lower == "set-cookie" {
-            let scheme = value.split_whitespace().next().filter(|_| value.contains(' '));
+            let scheme = value
+                .split_whitespace()
+                .next()
+                .filter(|_| value.contains(' '));
             return match scheme {
                 Some(s) => format!("{s} {MASK}"),
                 None => MASK.to_string(),
@@ -140,7 +158,14 @@ impl Redactor {
                     .query_pairs()
                     .map(|(k, v)| {
                         let secret = SECRET_FIELDS.contains(&k.to_ascii_lowercase().as_str());
-                        (k.into_owned(), if secret { MASK.to_string() } else { v.into_owned() })
+                        (
+                            k.into_owned(),
+                            if secret {
+                                MASK.to_string()
+                            } else {
+                                v.into_owned()
+                            },
+                        )
                     })
                     .collect();
                 u.query_pairs_mut().clear().extend_pairs(pairs);
@@ -213,7 +238,10 @@ impl EvidenceLog {
     }
 
     pub fn exchanges(&self) -> Vec<Exchange> {
-        self.inner.lock().map(|i| i.exchanges.clone()).unwrap_or_default()
+        self.inner
+            .lock()
+            .map(|i| i.exchanges.clone())
+            .unwrap_or_default()
     }
 
     pub fn ws_records(&self) -> Vec<WsRecord> {
@@ -225,7 +253,10 @@ impl EvidenceLog {
         std::fs::create_dir_all(dir)?;
         let har = self.har();
         let har_path = dir.join("http.har");
-        std::fs::write(&har_path, self.redactor.text(&serde_json::to_string_pretty(&har)?))?;
+        std::fs::write(
+            &har_path,
+            self.redactor.text(&serde_json::to_string_pretty(&har)?),
+        )?;
         let ws_path = dir.join("ws.jsonl");
         let mut lines = String::new();
         for mut r in self.ws_records() {
@@ -311,11 +342,25 @@ mod tests {
         r.add("eyJhbGciOiJFZERTQSJ9.secret-token");
         let body = r#"{"access_token":"abc","user":{"password":"hunter22"},"note":"eyJhbGciOiJFZERTQSJ9.secret-token"}"#;
         let masked = r.text(body);
-        assert!(!masked.contains("hunter22") && !masked.contains("secret-token") && !masked.contains("\"abc\""), "{masked}");
-        assert_eq!(r.header("Authorization", "Bearer eyJhbGciOiJFZERTQSJ9.secret-token"), "Bearer [REDACTED]");
+        assert!(
+            !masked.contains("hunter22")
+                && !masked.contains("secret-token")
+                && !masked.contains("\"abc\""),
+            "{masked}"
+        );
+        assert_eq!(
+            r.header("Authorization", "Bearer eyJhbGciOiJFZERTQSJ9.secret-token"),
+            "Bearer [REDACTED]"
+        );
         let url = r.url("ws://h/ws/sessions/1?token=abcdef&x=1");
-        assert!(url.contains("token=%5BREDACTED%5D") && url.contains("x=1"), "{url}");
-        assert_eq!(r.text("plain text eyJhbGciOiJFZERTQSJ9.secret-token"), "plain text [REDACTED]");
+        assert!(
+            url.contains("token=%5BREDACTED%5D") && url.contains("x=1"),
+            "{url}"
+        );
+        assert_eq!(
+            r.text("plain text eyJhbGciOiJFZERTQSJ9.secret-token"),
+            "plain text [REDACTED]"
+        );
     }
 
     #[test]

@@ -121,7 +121,10 @@ impl Profile {
     /// Rejects rubrics that would make the score meaningless.
     fn validate(&self) -> Result<(), String> {
         if self.schema_version != 1 {
-            return Err(format!("schema_version {} is not supported (1 is)", self.schema_version));
+            return Err(format!(
+                "schema_version {} is not supported (1 is)",
+                self.schema_version
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for category in &self.categories {
@@ -136,7 +139,7 @@ impl Profile {
                 if !seen.insert(check.id.as_str()) {
                     return Err(format!("check {} appears twice", check.id));
                 }
-                if !(check.points > 0.0) {
+                if check.points.is_nan() || check.points <= 0.0 {
                     return Err(format!("check {}: points must be positive", check.id));
                 }
                 if check.good == check.poor {
@@ -149,7 +152,10 @@ impl Profile {
                     ));
                 }
                 if check.curve == Curve::Log && (check.good <= 0.0 || check.poor <= 0.0) {
-                    return Err(format!("check {}: a log curve needs positive thresholds", check.id));
+                    return Err(format!(
+                        "check {}: a log curve needs positive thresholds",
+                        check.id
+                    ));
                 }
             }
         }
@@ -164,7 +170,9 @@ impl Profile {
     }
 
     pub fn checks(&self) -> impl Iterator<Item = (&Category, &CheckSpec)> {
-        self.categories.iter().flat_map(|c| c.checks.iter().map(move |k| (c, k)))
+        self.categories
+            .iter()
+            .flat_map(|c| c.checks.iter().map(move |k| (c, k)))
     }
 }
 
@@ -175,7 +183,11 @@ mod tests {
     #[test]
     fn the_bundled_profile_mirrors_the_template() {
         let p = Profile::bundled().expect("valid");
-        assert_eq!(p.template_max_total(), 108.0, "seed 000's category maxima sum to 108");
+        assert_eq!(
+            p.template_max_total(),
+            108.0,
+            "seed 000's category maxima sum to 108"
+        );
         assert_eq!(p.categories.len(), 7);
     }
 

@@ -3,7 +3,9 @@
 //! the exit code are separate steps, so tests can audit in-process and inspect the result.
 
 use crate::check::{self, Finding};
-use crate::contract::{ApiContract, BUNDLED_ASYNCAPI, BUNDLED_OPENAPI, ContractSource, WsContract, load_text};
+use crate::contract::{
+    ApiContract, BUNDLED_ASYNCAPI, BUNDLED_OPENAPI, ContractSource, WsContract, load_text,
+};
 use crate::error::AuditError;
 use crate::evidence::EvidenceLog;
 use crate::model::{self, AuditReport, ContractInfo, Metrics, ProfileInfo, TargetInfo, ToolInfo};
@@ -66,12 +68,17 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
     let ws_contract = Arc::new(WsContract::parse(&ws_text, &config.ws_contract.name())?);
 
     let log = EvidenceLog::default();
-    let http = client::Http::new(&base, Arc::clone(&api), log.clone(), config.probe.timeout).map_err(AuditError::Client)?;
+    let http = client::Http::new(&base, Arc::clone(&api), log.clone(), config.probe.timeout)
+        .map_err(AuditError::Client)?;
     reachable(&http, &base).await?;
     progress("signing in");
     let user = match &config.credentials {
-        Some((email, password)) => probe::auth::login(&http, email, password, "setup").await.map_err(AuditError::SignIn)?,
-        None if config.probe.allow_register => probe::auth::register(&http, "setup").await.map_err(AuditError::SignIn)?,
+        Some((email, password)) => probe::auth::login(&http, email, password, "setup")
+            .await
+            .map_err(AuditError::SignIn)?,
+        None if config.probe.allow_register => probe::auth::register(&http, "setup")
+            .await
+            .map_err(AuditError::SignIn)?,
         None => return Err(AuditError::NoCredentials),
     };
     let ctx = Ctx {
@@ -83,7 +90,10 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
     };
 
     let mut obs = Observations::default();
-    progress(&format!("walking {} contract operations", api.operations.len()));
+    progress(&format!(
+        "walking {} contract operations",
+        api.operations.len()
+    ));
     obs.walk = probe::walk::probe(&ctx).await;
     progress("probing the session stream");
     let stream = probe::stream::probe(&ctx).await;
@@ -91,7 +101,10 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
         obs.connections.extend(s.connections.iter().cloned());
     }
     obs.stream = Some(stream);
-    progress(&format!("switching providers {} times mid-stream", ctx.settings.switches));
+    progress(&format!(
+        "switching providers {} times mid-stream",
+        ctx.settings.switches
+    ));
     let switching = probe::switch::probe(&ctx).await;
     if let Ok(s) = &switching {
         obs.connections.push(s.stream.clone());
@@ -109,7 +122,11 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
             name: "voice-audit".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        audit_id: format!("FE-BE-INT-{}-{}", started_at.format("%Y%m%d"), &uuid::Uuid::new_v4().simple().to_string()[..6]),
+        audit_id: format!(
+            "FE-BE-INT-{}-{}",
+            started_at.format("%Y%m%d"),
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        ),
         profile: ProfileInfo {
             id: profile.id.clone(),
             title: profile.title.clone(),
@@ -148,24 +165,39 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
         checks: redact_checks(scored.checks, &log),
         evidence_dir: None,
     };
-    Ok(Audit { report, evidence: log })
+    Ok(Audit {
+        report,
+        evidence: log,
+    })
 }
 
-fn findings(api: &ApiContract, ws: &WsContract, obs: &Observations, log: &EvidenceLog) -> Vec<Finding> {
+fn findings(
+    api: &ApiContract,
+    ws: &WsContract,
+    obs: &Observations,
+    log: &EvidenceLog,
+) -> Vec<Finding> {
     let exchanges = log.exchanges();
     let no_token_ws = match &obs.stream {
         Some(Ok(s)) => Some(s.no_token_status),
         _ => None,
     };
     let mut out = check::contract::findings(api, &exchanges, &obs.walk.skipped, no_token_ws);
-    out.extend(check::stream::findings(obs.stream.as_ref(), &obs.connections, ws));
+    out.extend(check::stream::findings(
+        obs.stream.as_ref(),
+        &obs.connections,
+        ws,
+    ));
     out.extend(check::switching::findings(obs.switching.as_ref()));
     out.extend(check::auth::findings(obs.auth.as_ref()));
     out
 }
 
 /// Details quote the deployment's answers; mask anything secret that slipped into them.
-fn redact_checks(mut checks: Vec<model::CheckResult>, log: &EvidenceLog) -> Vec<model::CheckResult> {
+fn redact_checks(
+    mut checks: Vec<model::CheckResult>,
+    log: &EvidenceLog,
+) -> Vec<model::CheckResult> {
     for c in &mut checks {
         c.summary = log.redactor.text(&c.summary);
         for d in &mut c.details {
@@ -188,7 +220,11 @@ fn metrics(obs: &Observations) -> Metrics {
         m.switch_latency_ms = s.latencies().percentiles();
         let n = s.attempts.len();
         if n > 0 {
-            let ok = s.attempts.iter().filter(|a| a.status.is_some_and(|c| (200..300).contains(&c))).count();
+            let ok = s
+                .attempts
+                .iter()
+                .filter(|a| a.status.is_some_and(|c| (200..300).contains(&c)))
+                .count();
             m.switch_success_rate = Some(ok as f64 / n as f64);
         }
     }
@@ -224,14 +260,22 @@ pub fn parse_target(target: &str) -> Result<(String, String), AuditError> {
 /// `--contract target` means the target's own published document.
 fn resolve_source(source: &ContractSource, base: &str, path: &str) -> ContractSource {
     match source {
-        ContractSource::File(p) if p.as_os_str() == "target" => ContractSource::Url(format!("{base}{path}")),
+        ContractSource::File(p) if p.as_os_str() == "target" => {
+            ContractSource::Url(format!("{base}{path}"))
+        }
         other => other.clone(),
     }
 }
 
 async fn reachable(http: &client::Http, base: &str) -> Result<(), AuditError> {
     let reply = http
-        .send("GET", "/health", None, client::Body::None, crate::evidence::Purpose::Scenario("reachability".into()))
+        .send(
+            "GET",
+            "/health",
+            None,
+            client::Body::None,
+            crate::evidence::Purpose::Scenario("reachability".into()),
+        )
         .await;
     match reply.error {
         Some(reason) if reply.status.is_none() => Err(AuditError::Unreachable {
@@ -243,11 +287,21 @@ async fn reachable(http: &client::Http, base: &str) -> Result<(), AuditError> {
 }
 
 /// Writes the reports and the evidence folder; returns the files written.
-pub fn write(audit: &mut Audit, formats: &[Format], out: &Path, evidence: bool) -> Result<Vec<PathBuf>, AuditError> {
+pub fn write(
+    audit: &mut Audit,
+    formats: &[Format],
+    out: &Path,
+    evidence: bool,
+) -> Result<Vec<PathBuf>, AuditError> {
     let mut written = Vec::new();
     if evidence {
         let dir = out.join("evidence");
-        written.extend(audit.evidence.write(&dir).map_err(|source| AuditError::Write { path: dir, source })?);
+        written.extend(
+            audit
+                .evidence
+                .write(&dir)
+                .map_err(|source| AuditError::Write { path: dir, source })?,
+        );
         audit.report.evidence_dir = Some("evidence".to_string());
     }
     written.extend(report::write_all(&audit.report, formats, out)?);
@@ -255,27 +309,46 @@ pub fn write(audit: &mut Audit, formats: &[Format], out: &Path, evidence: bool) 
 }
 
 /// The CI gate: `Ok(())` passes, `Err(reasons)` fails.
-pub fn gate(report: &AuditReport, fail_under: Option<f64>, baseline: Option<&AuditReport>) -> Result<(), Vec<String>> {
+pub fn gate(
+    report: &AuditReport,
+    fail_under: Option<f64>,
+    baseline: Option<&AuditReport>,
+) -> Result<(), Vec<String>> {
     let mut reasons = Vec::new();
     if let Some(min) = fail_under
         && report.score.total < min
     {
-        reasons.push(format!("score {} is under --fail-under {min}", report.score.total));
+        reasons.push(format!(
+            "score {} is under --fail-under {min}",
+            report.score.total
+        ));
     }
     if let Some(base) = baseline {
         if report.score.total + 1e-9 < base.score.total {
-            reasons.push(format!("score fell from {} to {}", base.score.total, report.score.total));
+            reasons.push(format!(
+                "score fell from {} to {}",
+                base.score.total, report.score.total
+            ));
         }
         for old in &base.checks {
-            let Some(new) = report.checks.iter().find(|c| c.id == old.id) else { continue };
+            let Some(new) = report.checks.iter().find(|c| c.id == old.id) else {
+                continue;
+            };
             if let (Some(was), Some(now)) = (old.credit, new.credit)
                 && now + 1e-6 < was
             {
-                reasons.push(format!("{} regressed: {:?} → {:?} ({})", new.id, old.status, new.status, new.summary));
+                reasons.push(format!(
+                    "{} regressed: {:?} → {:?} ({})",
+                    new.id, old.status, new.status, new.summary
+                ));
             }
         }
     }
-    if reasons.is_empty() { Ok(()) } else { Err(reasons) }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(reasons)
+    }
 }
 
 pub fn load_baseline(path: &Path) -> Result<AuditReport, AuditError> {
@@ -287,7 +360,11 @@ pub fn load_baseline(path: &Path) -> Result<AuditReport, AuditError> {
     let report: AuditReport = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
     let major = |v: &str| v.split('.').next().unwrap_or("").to_string();
     if major(&report.schema_version) != major(model::SCHEMA_VERSION) {
-        return Err(err(format!("schema_version {} is not {}", report.schema_version, model::SCHEMA_VERSION)));
+        return Err(err(format!(
+            "schema_version {} is not {}",
+            report.schema_version,
+            model::SCHEMA_VERSION
+        )));
     }
     Ok(report)
 }
@@ -299,7 +376,10 @@ mod tests {
     #[test]
     fn targets_map_to_websocket_bases() {
         let (b, w) = parse_target("http://127.0.0.1:8000/").expect("valid");
-        assert_eq!((b.as_str(), w.as_str()), ("http://127.0.0.1:8000", "ws://127.0.0.1:8000"));
+        assert_eq!(
+            (b.as_str(), w.as_str()),
+            ("http://127.0.0.1:8000", "ws://127.0.0.1:8000")
+        );
         let (_, w) = parse_target("https://voice.example.test/prefix").expect("valid");
         assert_eq!(w, "wss://voice.example.test/prefix");
         for bad in ["ftp://x", "not a url", "http://"] {

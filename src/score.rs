@@ -7,7 +7,9 @@
 //! that the total is always exactly the sum of its parts.
 
 use crate::check::{Finding, Outcome};
-use crate::model::{CategoryScore, CheckResult, Gap, Measurement, Readiness, Recommendation, Scorecard, Status};
+use crate::model::{
+    CategoryScore, CheckResult, Gap, Measurement, Readiness, Recommendation, Scorecard, Status,
+};
 use crate::profile::{CheckSpec, Curve, Profile, Severity};
 
 pub struct Scored {
@@ -22,7 +24,13 @@ pub fn credit(spec: &CheckSpec, value: f64) -> f64 {
         return 0.0;
     }
     let (good, poor) = (spec.good, spec.poor);
-    let better_or_equal = |a: f64, b: f64| if spec.higher_is_better { a >= b } else { a <= b };
+    let better_or_equal = |a: f64, b: f64| {
+        if spec.higher_is_better {
+            a >= b
+        } else {
+            a <= b
+        }
+    };
     if better_or_equal(value, good) {
         return 1.0;
     }
@@ -86,13 +94,25 @@ pub fn score(profile: &Profile, findings: &[Finding]) -> Scored {
             rows.push((ci, spec, finding, credit));
         }
     }
-    let assessed_points: f64 = rows.iter().filter(|r| r.3.is_some()).map(|r| r.1.points).sum();
-    let scale = if assessed_points > 0.0 { 100.0 / assessed_points } else { 0.0 };
+    let assessed_points: f64 = rows
+        .iter()
+        .filter(|r| r.3.is_some())
+        .map(|r| r.1.points)
+        .sum();
+    let scale = if assessed_points > 0.0 {
+        100.0 / assessed_points
+    } else {
+        0.0
+    };
 
     let checks: Vec<CheckResult> = rows
         .iter()
         .map(|(ci, spec, finding, credit)| {
-            let points_max = if credit.is_some() { spec.points * scale } else { 0.0 };
+            let points_max = if credit.is_some() {
+                spec.points * scale
+            } else {
+                0.0
+            };
             let (measured, reason) = match &finding.outcome {
                 Outcome::Measured { value, display } => (
                     Some(Measurement {
@@ -127,12 +147,24 @@ pub fn score(profile: &Profile, findings: &[Finding]) -> Scored {
     let earned: Vec<f64> = profile
         .categories
         .iter()
-        .map(|c| checks.iter().filter(|k| k.category == c.id).map(|k| k.points_earned).sum())
+        .map(|c| {
+            checks
+                .iter()
+                .filter(|k| k.category == c.id)
+                .map(|k| k.points_earned)
+                .sum()
+        })
         .collect();
     let maxima: Vec<f64> = profile
         .categories
         .iter()
-        .map(|c| checks.iter().filter(|k| k.category == c.id).map(|k| k.points_max).sum())
+        .map(|c| {
+            checks
+                .iter()
+                .filter(|k| k.category == c.id)
+                .map(|k| k.points_max)
+                .sum()
+        })
         .collect();
     let earned_tenths = round_preserving_sum(&earned);
     let max_tenths = round_preserving_sum(&maxima);
@@ -143,7 +175,10 @@ pub fn score(profile: &Profile, findings: &[Finding]) -> Scored {
         .enumerate()
         .map(|(i, c)| {
             let mine: Vec<&CheckResult> = checks.iter().filter(|k| k.category == c.id).collect();
-            let assessed: Vec<&&CheckResult> = mine.iter().filter(|k| k.status != Status::NotAssessed).collect();
+            let assessed: Vec<&&CheckResult> = mine
+                .iter()
+                .filter(|k| k.status != Status::NotAssessed)
+                .collect();
             let status = if assessed.is_empty() {
                 Status::NotAssessed
             } else if assessed.iter().all(|k| k.status == Status::Pass) {
@@ -172,7 +207,11 @@ pub fn score(profile: &Profile, findings: &[Finding]) -> Scored {
         scorecard: Scorecard {
             total,
             max: 100.0,
-            assessed_share: if template_total > 0.0 { assessed_points / template_total } else { 0.0 },
+            assessed_share: if template_total > 0.0 {
+                assessed_points / template_total
+            } else {
+                0.0
+            },
             readiness,
             categories,
         },
@@ -248,14 +287,25 @@ pub fn gaps(checks: &[CheckResult], profile: &Profile) -> Vec<Gap> {
                 .find(|k| k.id == c.category)
                 .map(|k| k.title.clone())
                 .unwrap_or_else(|| c.category.clone());
-            let measured = c.measured.as_ref().map(|m| m.display.clone()).unwrap_or_default();
+            let measured = c
+                .measured
+                .as_ref()
+                .map(|m| m.display.clone())
+                .unwrap_or_default();
             Gap {
                 id: format!("{prefix}{:03}", counters[rank]),
                 priority: c.severity.clone(),
                 component,
                 check_id: c.id.clone(),
-                gap: format!("{}: {} (measured {measured}, target {})", c.title, c.summary, c.target),
-                impact: format!("{:.1} of {:.1} points lost", c.points_max - c.points_earned, c.points_max),
+                gap: format!(
+                    "{}: {} (measured {measured}, target {})",
+                    c.title, c.summary, c.target
+                ),
+                impact: format!(
+                    "{:.1} of {:.1} points lost",
+                    c.points_max - c.points_earned,
+                    c.points_max
+                ),
             }
         })
         .collect()
@@ -270,7 +320,8 @@ pub fn recommendations(checks: &[CheckResult]) -> Vec<Recommendation> {
     failing
         .iter()
         .map(|c| Recommendation {
-            horizon: ["immediate", "short_term", "long_term"][severity_rank(&c.severity)].to_string(),
+            horizon: ["immediate", "short_term", "long_term"][severity_rank(&c.severity)]
+                .to_string(),
             check_id: c.id.clone(),
             text: c.remediation.clone(),
         })
@@ -314,7 +365,13 @@ mod tests {
     #[test]
     fn credit_curves() {
         let latency = spec("ms", 500.0, 2000.0, Curve::Log);
-        for (value, expected) in [(1.0, 1.0), (500.0, 1.0), (2000.0, 0.0), (9000.0, 0.0), (1000.0, 0.5)] {
+        for (value, expected) in [
+            (1.0, 1.0),
+            (500.0, 1.0),
+            (2000.0, 0.0),
+            (9000.0, 0.0),
+            (1000.0, 0.5),
+        ] {
             assert!((credit(&latency, value) - expected).abs() < 1e-9, "{value}");
         }
         let mid = credit(&latency, 700.0);
@@ -331,7 +388,12 @@ mod tests {
 
     #[test]
     fn rounding_preserves_the_sum() {
-        for values in [vec![33.333, 33.333, 33.334], vec![10.06, 20.06, 69.88], vec![0.0, 0.0], vec![]] {
+        for values in [
+            vec![33.333, 33.333, 33.334],
+            vec![10.06, 20.06, 69.88],
+            vec![0.0, 0.0],
+            vec![],
+        ] {
             let tenths = round_preserving_sum(&values);
             let whole = (values.iter().sum::<f64>() * 10.0).round() as i64;
             assert_eq!(tenths.iter().sum::<i64>(), whole, "{values:?}");
@@ -345,7 +407,11 @@ mod tests {
             .map(|(_, c)| Finding {
                 check_id: c.id.clone(),
                 outcome: Outcome::Measured {
-                    value: if c.higher_is_better { c.good * value } else { c.good / value.max(1e-6) },
+                    value: if c.higher_is_better {
+                        c.good * value
+                    } else {
+                        c.good / value.max(1e-6)
+                    },
                     display: String::new(),
                 },
                 summary: String::new(),
@@ -362,8 +428,16 @@ mod tests {
         assert_eq!(scored.scorecard.total, 100.0);
         let parts: f64 = scored.scorecard.categories.iter().map(|c| c.score).sum();
         assert!((parts - scored.scorecard.total).abs() < 1e-9);
-        assert!(scored.scorecard.assessed_share < 1.0, "frontend-only checks are left out");
-        assert!(scored.checks.iter().any(|c| c.status == Status::NotAssessed));
+        assert!(
+            scored.scorecard.assessed_share < 1.0,
+            "frontend-only checks are left out"
+        );
+        assert!(
+            scored
+                .checks
+                .iter()
+                .any(|c| c.status == Status::NotAssessed)
+        );
     }
 
     #[test]
@@ -379,7 +453,7 @@ mod tests {
                     seed ^= seed << 13;
                     seed ^= seed >> 7;
                     seed ^= seed << 17;
-                    if seed % 5 == 0 {
+                    if seed.is_multiple_of(5) {
                         Finding::not_assessed(id, "skipped")
                     } else {
                         Finding::ratio(id, (seed % 11) as usize, 10, "items")
@@ -387,7 +461,11 @@ mod tests {
                 })
                 .collect();
             let s = score(&profile, &findings).scorecard;
-            let parts: i64 = s.categories.iter().map(|c| (c.score * 10.0).round() as i64).sum();
+            let parts: i64 = s
+                .categories
+                .iter()
+                .map(|c| (c.score * 10.0).round() as i64)
+                .sum();
             assert_eq!(parts, (s.total * 10.0).round() as i64);
             assert!(s.total >= 0.0 && s.total <= 100.0);
             let maxima: f64 = s.categories.iter().map(|c| c.max).sum();
@@ -399,7 +477,10 @@ mod tests {
     fn a_failing_check_lowers_the_score_and_lands_in_the_gaps() {
         let profile = Profile::bundled().expect("profile");
         let mut findings = findings_all(&profile, 1.0);
-        let i = findings.iter().position(|f| f.check_id == "auth.revocation_rest").expect("check");
+        let i = findings
+            .iter()
+            .position(|f| f.check_id == "auth.revocation_rest")
+            .expect("check");
         findings[i] = Finding::millis("auth.revocation_rest", 60_000.0, "never rejected".into());
         let scored = score(&profile, &findings);
         assert!(scored.scorecard.total < 100.0);

@@ -13,9 +13,17 @@ async fn the_reference_server_scores_100_with_every_assessed_check_green() {
     assert_eq!(support::failing(r), Vec::<String>::new());
     assert_eq!(r.score.total, 100.0);
     let parts: f64 = r.score.categories.iter().map(|c| c.score).sum();
-    assert!((parts - r.score.total).abs() < 1e-9, "total is the sum of its parts");
+    assert!(
+        (parts - r.score.total).abs() < 1e-9,
+        "total is the sum of its parts"
+    );
     // Only what a backend probe cannot observe, or what needs a hook this version lacks.
-    let not_assessed: Vec<&str> = r.checks.iter().filter(|c| c.status == Status::NotAssessed).map(|c| c.id.as_str()).collect();
+    let not_assessed: Vec<&str> = r
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::NotAssessed)
+        .map(|c| c.id.as_str())
+        .collect();
     assert_eq!(
         not_assessed,
         [
@@ -28,14 +36,30 @@ async fn the_reference_server_scores_100_with_every_assessed_check_green() {
         ]
     );
     for c in r.checks.iter().filter(|c| c.status == Status::NotAssessed) {
-        assert!(c.not_assessed_reason.as_deref().is_some_and(|r| !r.is_empty()), "{} has no reason", c.id);
+        assert!(
+            c.not_assessed_reason
+                .as_deref()
+                .is_some_and(|r| !r.is_empty()),
+            "{} has no reason",
+            c.id
+        );
     }
     // Every figure the template asks for was measured.
     let m = &r.metrics;
-    assert!(m.ws_connect_ms.is_some() && m.ws_event_latency_ms.is_some() && m.switch_latency_ms.is_some());
+    assert!(
+        m.ws_connect_ms.is_some()
+            && m.ws_event_latency_ms.is_some()
+            && m.switch_latency_ms.is_some()
+    );
     assert!(m.ws_throughput_msg_s.is_some_and(|t| t > 0.0));
     assert!(m.revocation_rest_ms.is_some() && m.revocation_ws_ms.is_some());
-    assert!(r.operations.iter().all(|o| o.implemented == Status::Pass && o.contract == Status::Pass), "{:?}", r.operations);
+    assert!(
+        r.operations
+            .iter()
+            .all(|o| o.implemented == Status::Pass && o.contract == Status::Pass),
+        "{:?}",
+        r.operations
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,24 +67,39 @@ async fn reports_and_evidence_are_complete_and_free_of_secrets() {
     let server = support::server(&[]).await;
     let mut audit = support::audit(&server.url()).await;
     let out = tempfile::tempdir().expect("out dir");
-    let written = voice_audit::run::write(&mut audit, &Format::ALL, out.path(), true).expect("written");
+    let written =
+        voice_audit::run::write(&mut audit, &Format::ALL, out.path(), true).expect("written");
     assert_eq!(written.len(), 5, "{written:?}");
     let md = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
     assert!(md.contains("**Score: 100/100**"), "headline");
     for placeholder in ["[Value]", "[ms]", "[Details]", "🟢/🟡/🔴", "[Score]", "[X]"] {
         assert!(!md.contains(placeholder), "{placeholder} left in report.md");
     }
-    let har: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("evidence/http.har")).expect("har")).expect("har is JSON");
+    let har: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("evidence/http.har")).expect("har"),
+    )
+    .expect("har is JSON");
     assert_eq!(har["log"]["version"], "1.2");
-    assert!(har["log"]["entries"].as_array().is_some_and(|e| e.len() > 50));
+    assert!(
+        har["log"]["entries"]
+            .as_array()
+            .is_some_and(|e| e.len() > 50)
+    );
     // No token or password of the audit's users survives anywhere in the output.
-    let everything: String = walk(out.path()).iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect();
+    let everything: String = walk(out.path())
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect();
     assert!(everything.contains("[REDACTED]"), "secrets were masked");
     assert!(!everything.contains("eyJ"), "a JWT leaked into the output");
-    assert!(!everything.contains("\"password\":\"Va-"), "a password leaked into the output");
-    let json: voice_audit::model::AuditReport =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("results.json")).expect("json")).expect("round-trips");
+    assert!(
+        !everything.contains("\"password\":\"Va-"),
+        "a password leaked into the output"
+    );
+    let json: voice_audit::model::AuditReport = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("results.json")).expect("json"),
+    )
+    .expect("round-trips");
     assert_eq!(json.schema_version, voice_audit::model::SCHEMA_VERSION);
 
     let filters = redactions();
@@ -75,7 +114,11 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = entry.path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
@@ -83,11 +126,17 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// Times, ids, ports and measured values change from run to run; structure and verdicts do not.
 fn redactions() -> Vec<(String, String)> {
     [
-        (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", "[time]"),
+        (
+            r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
+            "[time]",
+        ),
         (r"\d{4}-\d{2}-\d{2}", "[date]"),
         (r"FE-BE-INT-\d{8}-[0-9a-f]{6}", "FE-BE-INT-[id]"),
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
-        (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[uuid]",
+        ),
         (r"http-\d{4}", "http-[n]"),
         (r"ws-\d{3}", "ws-[n]"),
         (r"-?\d+(\.\d+)?(e-?\d+)?", "[n]"),

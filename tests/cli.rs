@@ -20,14 +20,29 @@ async fn run_against_a_separate_server_passes_the_gate_and_writes_every_report()
     let out_path = out.path().to_path_buf();
     let _turn = support::turn().await;
     let output = tokio::task::spawn_blocking(move || {
-        quick_flags(voice_audit().args(["run", "--target", &url, "--fail-under", "100", "--out"]).arg(&out_path))
-            .output()
-            .expect("runs")
+        quick_flags(
+            voice_audit()
+                .args(["run", "--target", &url, "--fail-under", "100", "--out"])
+                .arg(&out_path),
+        )
+        .output()
+        .expect("runs")
     })
     .await
     .expect("joined");
-    assert_eq!(output.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&output.stderr));
-    for file in ["report.md", "results.json", "junit.xml", "evidence/http.har", "evidence/ws.jsonl"] {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in [
+        "report.md",
+        "results.json",
+        "junit.xml",
+        "evidence/http.har",
+        "evidence/ws.jsonl",
+    ] {
         assert!(out.path().join(file).is_file(), "{file} missing");
     }
     let md = std::fs::read_to_string(out.path().join("report.md")).expect("md");
@@ -42,16 +57,31 @@ async fn a_broken_deployment_fails_the_gate_with_exit_1() {
     let out_path = out.path().to_path_buf();
     let _turn = support::turn().await;
     let output = tokio::task::spawn_blocking(move || {
-        quick_flags(voice_audit().args(["run", "--target", &url, "--fail-under", "100", "--format", "json", "--out"]).arg(&out_path))
-            .output()
-            .expect("runs")
+        quick_flags(
+            voice_audit()
+                .args([
+                    "run",
+                    "--target",
+                    &url,
+                    "--fail-under",
+                    "100",
+                    "--format",
+                    "json",
+                    "--out",
+                ])
+                .arg(&out_path),
+        )
+        .output()
+        .expect("runs")
     })
     .await
     .expect("joined");
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("gate failed"));
-    let results: voice_audit::model::AuditReport =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("results.json")).expect("json")).expect("parses");
+    let results: voice_audit::model::AuditReport = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("results.json")).expect("json"),
+    )
+    .expect("parses");
     assert!(results.score.total < 100.0);
 }
 
@@ -59,23 +89,61 @@ async fn a_broken_deployment_fails_the_gate_with_exit_1() {
 fn tool_errors_exit_2_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("dir");
     let broken = dir.path().join("broken.yaml");
-    std::fs::write(&broken, "openapi: 3.1.0\ninfo: [not, a, mapping]\npaths: {}\n").expect("write");
+    std::fs::write(
+        &broken,
+        "openapi: 3.1.0\ninfo: [not, a, mapping]\npaths: {}\n",
+    )
+    .expect("write");
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["run".into(), "--target".into(), "http://127.0.0.1:9".into()], "cannot be reached"),
-        (vec!["run".into(), "--target".into(), "ftp://example.test".into()], "scheme must be http"),
         (
-            vec!["run".into(), "--target".into(), "http://127.0.0.1:9".into(), "--contract".into(), broken.display().to_string()],
+            vec!["run".into(), "--target".into(), "http://127.0.0.1:9".into()],
+            "cannot be reached",
+        ),
+        (
+            vec!["run".into(), "--target".into(), "ftp://example.test".into()],
+            "scheme must be http",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--target".into(),
+                "http://127.0.0.1:9".into(),
+                "--contract".into(),
+                broken.display().to_string(),
+            ],
             "not a valid OpenAPI",
         ),
-        (vec!["run".into(), "--target".into(), "http://127.0.0.1:9".into(), "--contract".into(), "/nonexistent/x.yaml".into()], "cannot read contract"),
+        (
+            vec![
+                "run".into(),
+                "--target".into(),
+                "http://127.0.0.1:9".into(),
+                "--contract".into(),
+                "/nonexistent/x.yaml".into(),
+            ],
+            "cannot read contract",
+        ),
     ];
     for (args, needle) in cases {
-        let output = voice_audit().args(&args).args(["--quiet", "--timeout", "2"]).output().expect("runs");
+        let output = voice_audit()
+            .args(&args)
+            .args(["--quiet", "--timeout", "2"])
+            .output()
+            .expect("runs");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
-    let output = voice_audit().args(["run", "--target", "http://127.0.0.1:9", "--fail-under", "101"]).output().expect("runs");
+    let output = voice_audit()
+        .args([
+            "run",
+            "--target",
+            "http://127.0.0.1:9",
+            "--fail-under",
+            "101",
+        ])
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2), "clap usage errors exit 2");
 }
 
@@ -84,10 +152,22 @@ async fn baseline_regressions_fail_the_gate() {
     let clean = support::server(&[]).await;
     let out = tempfile::tempdir().expect("out");
     let mut audit = support::audit(&clean.url()).await;
-    voice_audit::run::write(&mut audit, &[voice_audit::report::Format::Json], out.path(), false).expect("written");
-    let baseline = voice_audit::run::load_baseline(&out.path().join("results.json")).expect("baseline loads");
+    voice_audit::run::write(
+        &mut audit,
+        &[voice_audit::report::Format::Json],
+        out.path(),
+        false,
+    )
+    .expect("written");
+    let baseline =
+        voice_audit::run::load_baseline(&out.path().join("results.json")).expect("baseline loads");
     assert!(voice_audit::run::gate(&audit.report, Some(100.0), Some(&baseline)).is_ok());
     let broken = support::audit_with_faults(&["drop-context"]).await;
     let reasons = voice_audit::run::gate(&broken, None, Some(&baseline)).expect_err("regression");
-    assert!(reasons.iter().any(|r| r.contains("switch.context_preserved")), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("switch.context_preserved")),
+        "{reasons:?}"
+    );
 }

@@ -7,7 +7,11 @@ use voice_audit::model::Status;
 
 async fn caught(fault: &str, check_ids: &[&str]) {
     let report = support::audit_with_faults(&[fault]).await;
-    assert!(report.score.total < 100.0, "{fault}: score stayed {}", report.score.total);
+    assert!(
+        report.score.total < 100.0,
+        "{fault}: score stayed {}",
+        report.score.total
+    );
     for id in check_ids {
         let c = support::check(&report, id);
         assert!(
@@ -17,7 +21,10 @@ async fn caught(fault: &str, check_ids: &[&str]) {
             c.summary,
             c.details
         );
-        assert!(c.points_earned < c.points_max, "{fault}: {id} lost no points");
+        assert!(
+            c.points_earned < c.points_max,
+            "{fault}: {id} lost no points"
+        );
     }
     assert!(!report.gaps.is_empty(), "{fault}: no gap recorded");
 }

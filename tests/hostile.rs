@@ -28,20 +28,36 @@ async fn a_server_that_fails_everything_scores_low_without_a_panic() {
         .await;
     let mut config = RunConfig::new(&server.uri());
     config.probe = support::quick();
-    let audit = run::audit(&config, &|_| {}).await.expect("the audit finishes");
+    let audit = run::audit(&config, &|_| {})
+        .await
+        .expect("the audit finishes");
     let r = &audit.report;
     assert!(r.score.total < 30.0, "score {}", r.score.total);
-    for id in ["contract.operations_implemented", "contract.response_schema", "contract.invalid_input_rejected", "errors.problem_json"] {
+    for id in [
+        "contract.operations_implemented",
+        "contract.response_schema",
+        "contract.invalid_input_rejected",
+        "errors.problem_json",
+    ] {
         assert_eq!(support::check(r, id).status, Status::Fail, "{id}");
     }
     // The stream and the scenarios could not run: reported as such, with the reason.
     let stream = support::check(r, "ws.heartbeat");
     assert_eq!(stream.status, Status::NotAssessed);
-    assert!(stream.not_assessed_reason.as_deref().is_some_and(|why| !why.is_empty()));
+    assert!(
+        stream
+            .not_assessed_reason
+            .as_deref()
+            .is_some_and(|why| !why.is_empty())
+    );
     let parts: f64 = r.score.categories.iter().map(|c| c.score).sum();
     assert!((parts - r.score.total).abs() < 1e-9);
     // Its secrets are masked in the details too.
-    let details: String = r.checks.iter().flat_map(|c| c.details.iter().cloned()).collect();
+    let details: String = r
+        .checks
+        .iter()
+        .flat_map(|c| c.details.iter().cloned())
+        .collect();
     assert!(!details.contains("hostile-access-token"));
 }
 
@@ -53,9 +69,15 @@ async fn garbage_sign_in_answers_are_a_clear_tool_error() {
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"access_token": 5})))
         .mount(&server)
         .await;
-    Mock::given(method("GET")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     let mut config = RunConfig::new(&server.uri());
     config.probe = support::quick();
-    let err = run::audit(&config, &|_| {}).await.err().expect("cannot sign in");
+    let err = run::audit(&config, &|_| {})
+        .await
+        .err()
+        .expect("cannot sign in");
     assert!(err.to_string().contains("cannot sign in"), "{err}");
 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-mod cli;
 mod clean;
+mod cli;
 mod faults;
 mod hostile;

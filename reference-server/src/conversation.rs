@@ -1,6 +1,11 @@
 //! Session domain logic shared by REST and WebSocket: JSON views, ownership, processing an
 //! utterance, switching providers and ending a session. Every state change goes through the
 //! session hub's `ops` lock so events and database writes happen in one order.
+//!
+//! An utterance must cost the same at message 5 and at message 5,000: it appends one message
+//! and one insight row and bumps the session's counters, and reads nothing that grows with the
+//! conversation. The few fields it needs (provider, status, counters) are kept under the `ops`
+//! lock as a write-through copy of the session row, loaded from the database on first use.
 
 use std::time::Duration;
 
@@ -12,7 +17,32 @@ use uuid::Uuid;
 use crate::error::AppError;
 use crate::providers::ProviderError;
 use crate::state::AppState;
-use crate::store::{ContextMessage, InsightRecord, SessionRow, SwitchRecord, now};
+use crate::store::{Context, ContextMessage, InsightRecord, SessionRow, SwitchRecord, now};
+
+/// The mutable state of a session needed to process an utterance, cached in its hub.
+///
+/// Only ever read or written under the hub's `ops` lock, and only changed after the database
+/// accepted the same change, so it never runs ahead of the source of truth; on a storage
+/// error it is dropped and reloaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveSession {
+    /// Current provider.
+    pub provider: String,
+    /// `active` or `ended`.
+    pub status: String,
+    /// Message count and latest sentiment.
+    pub context: Context,
+}
+
+impl From<&SessionRow> for LiveSession {
+    fn from(s: &SessionRow) -> Self {
+        LiveSession {
+            provider: s.provider.clone(),
+            status: s.status.clone(),
+            context: s.context.clone(),
+        }
+    }
+}
 
 /// `Session` of the contract.
 pub fn session_json(s: &SessionRow) -> Value {
@@ -21,7 +51,7 @@ pub fn session_json(s: &SessionRow) -> Value {
         "user_id": s.user_id,
         "provider": s.provider,
         "status": s.status,
-        "message_count": s.context.messages.len(),
+        "message_count": s.context.message_count,
         "metadata": s.metadata,
         "created_at": s.created_at,
         "updated_at": s.updated_at,
@@ -97,7 +127,7 @@ pub async fn switch_provider(
     request: SwitchRequest,
 ) -> Result<SwitchResult, AppError> {
     let hub = state.hubs.get(session_id);
-    let _ops = hub.ops.lock().await;
+    let mut live = hub.ops.lock().await;
     let mut session = load_owned(state, user_id, session_id).await?;
     if session.status != "active" {
         return Err(AppError::Conflict("the session has ended".into()));
@@ -111,9 +141,9 @@ pub async fn switch_provider(
     hub.set_switching(true);
     let preserve = request.preserve_context && !state.faults.drop_context;
     let context_preserved = if preserve {
-        session.context.messages.len() as i64
+        session.context.message_count
     } else {
-        session.context = Default::default();
+        session.context = Context::default();
         0
     };
     let from = std::mem::replace(&mut session.provider, request.to.clone());
@@ -129,8 +159,12 @@ pub async fn switch_provider(
         reason: request.reason.clone(),
         switched_at,
     };
-    let stored = state.store.record_switch(&session, &record).await;
+    let stored = state
+        .store
+        .record_switch(&session, &record, !preserve)
+        .await;
     hub.set_switching(false);
+    *live = stored.is_ok().then(|| LiveSession::from(&session));
     stored?;
     let mut fields = Map::new();
     fields.insert("from_provider".into(), from.into());
@@ -151,7 +185,7 @@ pub async fn end_session(
     session_id: Uuid,
 ) -> Result<SessionRow, AppError> {
     let hub = state.hubs.get(session_id);
-    let _ops = hub.ops.lock().await;
+    let mut live = hub.ops.lock().await;
     let mut session = load_owned(state, user_id, session_id).await?;
     if session.status == "ended" {
         return Ok(session);
@@ -160,7 +194,9 @@ pub async fn end_session(
     session.status = "ended".into();
     session.ended_at = Some(at);
     session.updated_at = at;
-    state.store.update_session(&session).await?;
+    let stored = state.store.update_session(&session).await;
+    *live = stored.is_ok().then(|| LiveSession::from(&session));
+    stored?;
     let mut fields = Map::new();
     fields.insert("status".into(), "completed".into());
     fields.insert("call_id".into(), Value::from(session_id.to_string()));
@@ -183,8 +219,10 @@ pub enum TextError {
     App(#[from] AppError),
 }
 
-/// Runs one utterance through the session's provider: appends it to the context, persists,
-/// then publishes `transcript` and `insight`.
+/// Runs one utterance through the session's provider: appends it to the conversation,
+/// persists, then publishes `transcript` and `insight`. Constant work per utterance: no read
+/// at all while the hub holds the session's state, two INSERTs and a counter UPDATE in one
+/// transaction.
 pub async fn process_text(
     state: &AppState,
     session_id: Uuid,
@@ -192,48 +230,62 @@ pub async fn process_text(
     message_id: Option<String>,
 ) -> Result<(), TextError> {
     let hub = state.hubs.get(session_id);
-    let _ops = hub.ops.lock().await;
-    let mut session = state
-        .store
-        .session(session_id)
-        .await
-        .map_err(AppError::from)?
-        .ok_or(TextError::Inactive)?;
-    if session.status != "active" {
+    let mut ops = hub.ops.lock().await;
+    if ops.is_none() {
+        let row = state
+            .store
+            .session(session_id)
+            .await
+            .map_err(AppError::from)?
+            .ok_or(TextError::Inactive)?;
+        *ops = Some(LiveSession::from(&row));
+    }
+    let Some(live) = ops.as_mut() else {
+        return Err(TextError::Inactive);
+    };
+    if live.status != "active" {
         return Err(TextError::Inactive);
     }
     let provider = state
         .providers
-        .get(&session.provider)
-        .ok_or_else(|| AppError::Internal(format!("unknown provider {}", session.provider)))?;
-    let output = provider.process_text(&session.context, text).await?;
-    let at = now();
-    session.context.messages.push(ContextMessage {
+        .get(&live.provider)
+        .ok_or_else(|| AppError::Internal(format!("unknown provider {}", live.provider)))?;
+    let output = provider.process_text(&live.context, text).await?;
+    let message = ContextMessage {
         speaker: output.speaker.clone(),
         text: output.transcript.clone(),
-        provider: session.provider.clone(),
+        provider: live.provider.clone(),
         message_id: message_id.clone(),
-        at,
-    });
-    session.context.sentiment = Some(output.insight.clone());
-    session.context.insights.push(InsightRecord {
+        at: now(),
+    };
+    let insight = InsightRecord {
         insight_type: output.insight_type.clone(),
         content: output.insight.clone(),
         confidence: output.confidence,
-        provider: session.provider.clone(),
-    });
-    session.updated_at = at;
-    state
+        provider: live.provider.clone(),
+    };
+    let next = Context {
+        message_count: live.context.message_count + 1,
+        sentiment: Some(output.insight.clone()),
+    };
+    let position = live.context.message_count;
+    if let Err(e) = state
         .store
-        .update_session(&session)
+        .append_utterance(session_id, position, &message, &insight, &next)
         .await
-        .map_err(AppError::from)?;
+    {
+        // Whether the commit happened is unknown: reload from the database next time.
+        *ops = None;
+        return Err(AppError::from(e).into());
+    }
+    live.context = next;
+    let provider_name = live.provider.clone();
 
     if state.faults.slow_events {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let mut transcript = Map::new();
-    transcript.insert("provider".into(), session.provider.clone().into());
+    transcript.insert("provider".into(), provider_name.clone().into());
     transcript.insert("speaker".into(), output.speaker.into());
     transcript.insert("text".into(), output.transcript.into());
     transcript.insert("is_final".into(), true.into());
@@ -244,7 +296,7 @@ pub async fn process_text(
     hub.publish("transcript", transcript);
 
     let mut insight = Map::new();
-    insight.insert("provider".into(), session.provider.into());
+    insight.insert("provider".into(), provider_name.into());
     insight.insert("insight_type".into(), output.insight_type.into());
     insight.insert("content".into(), output.insight.into());
     let confidence = if state.faults.bad_event_schema {

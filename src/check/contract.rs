@@ -10,7 +10,12 @@ use serde_json::Value;
 
 const PROBLEM: &str = "application/problem+json";
 
-pub fn findings(api: &ApiContract, exchanges: &[Exchange], skipped: &[(String, String)], no_token_ws: Option<Option<u16>>) -> Vec<Finding> {
+pub fn findings(
+    api: &ApiContract,
+    exchanges: &[Exchange],
+    skipped: &[(String, String)],
+    no_token_ws: Option<Option<u16>>,
+) -> Vec<Finding> {
     vec![
         implemented(api, exchanges, skipped),
         response_schema(api, exchanges),
@@ -58,13 +63,23 @@ fn implemented(api: &ApiContract, exchanges: &[Exchange], skipped: &[(String, St
         if implemented_status(e.status) {
             passed += 1;
         } else {
-            details.push(format!("{} answered a valid request with {} ({})", op.label(), status_text(e), e.id));
+            details.push(format!(
+                "{} answered a valid request with {} ({})",
+                op.label(),
+                status_text(e),
+                e.id
+            ));
             evidence.push(e.id.clone());
         }
     }
-    Finding::ratio("contract.operations_implemented", passed, total, "operations")
-        .with_details(details)
-        .with_evidence(evidence)
+    Finding::ratio(
+        "contract.operations_implemented",
+        passed,
+        total,
+        "operations",
+    )
+    .with_details(details)
+    .with_evidence(evidence)
 }
 
 /// Every problem with one exchange against its operation's documented responses.
@@ -87,14 +102,25 @@ pub fn conformance_problems(api: &ApiContract, e: &Exchange) -> Vec<String> {
         return problems;
     }
     let media = e.media_type().unwrap_or_default();
-    let Some((_, schema)) = spec.content.iter().find(|(ct, _)| ct.eq_ignore_ascii_case(&media)) else {
+    let Some((_, schema)) = spec
+        .content
+        .iter()
+        .find(|(ct, _)| ct.eq_ignore_ascii_case(&media))
+    else {
         let documented: Vec<&str> = spec.content.iter().map(|(c, _)| c.as_str()).collect();
-        problems.push(format!("content type {media:?} is not one of {documented:?}"));
+        problems.push(format!(
+            "content type {media:?} is not one of {documented:?}"
+        ));
         return problems;
     };
     if let Some(pointer) = schema {
         match e.json() {
-            Some(body) => problems.extend(api.schemas.validate(pointer, &body).iter().map(|v| format!("schema: {v}"))),
+            Some(body) => problems.extend(
+                api.schemas
+                    .validate(pointer, &body)
+                    .iter()
+                    .map(|v| format!("schema: {v}")),
+            ),
             None => problems.push("the body is not JSON".to_string()),
         }
     }
@@ -148,22 +174,42 @@ fn invalid_input(exchanges: &[Exchange]) -> Finding {
     let mut passed = 0;
     for e in &probes {
         match e.status {
-            Some(s) if (400..500).contains(&s) && !matches!(s, 401 | 403 | 404 | 405) => passed += 1,
+            Some(s) if (400..500).contains(&s) && !matches!(s, 401 | 403 | 404 | 405) => {
+                passed += 1
+            }
             _ => {
-                let what = if e.purpose == Purpose::InvalidBody { "schema-breaking body" } else { "malformed JSON" };
-                details.push(format!("{} {} with a {what}: {} ({})", e.method, e.path, status_text(e), e.id));
+                let what = if e.purpose == Purpose::InvalidBody {
+                    "schema-breaking body"
+                } else {
+                    "malformed JSON"
+                };
+                details.push(format!(
+                    "{} {} with a {what}: {} ({})",
+                    e.method,
+                    e.path,
+                    status_text(e),
+                    e.id
+                ));
                 evidence.push(e.id.clone());
             }
         }
     }
-    Finding::ratio("contract.invalid_input_rejected", passed, probes.len(), "invalid requests")
-        .with_details(details)
-        .with_evidence(evidence)
+    Finding::ratio(
+        "contract.invalid_input_rejected",
+        passed,
+        probes.len(),
+        "invalid requests",
+    )
+    .with_details(details)
+    .with_evidence(evidence)
 }
 
 /// Every 4xx/5xx is `application/problem+json` with a `title` and the same `status`.
 fn problem_json(exchanges: &[Exchange]) -> Finding {
-    let errors: Vec<&Exchange> = exchanges.iter().filter(|e| e.status.is_some_and(|s| s >= 400)).collect();
+    let errors: Vec<&Exchange> = exchanges
+        .iter()
+        .filter(|e| e.status.is_some_and(|s| s >= 400))
+        .collect();
     let mut details = Vec::new();
     let mut evidence = Vec::new();
     let mut passed = 0;
@@ -171,33 +217,52 @@ fn problem_json(exchanges: &[Exchange]) -> Finding {
         let status = e.status.unwrap_or_default();
         let body = e.json();
         let problem = if e.media_type().as_deref() != Some(PROBLEM) {
-            Some(format!("content type {:?}", e.media_type().unwrap_or_default()))
+            Some(format!(
+                "content type {:?}",
+                e.media_type().unwrap_or_default()
+            ))
         } else {
             match &body {
                 None => Some("body is not JSON".to_string()),
                 Some(b) if b.get("status").and_then(Value::as_u64) != Some(u64::from(status)) => {
-                    Some(format!("body status {:?} differs from HTTP {status}", b.get("status")))
+                    Some(format!(
+                        "body status {:?} differs from HTTP {status}",
+                        b.get("status")
+                    ))
                 }
-                Some(b) if b.get("title").and_then(Value::as_str).is_none() => Some("no title".to_string()),
+                Some(b) if b.get("title").and_then(Value::as_str).is_none() => {
+                    Some("no title".to_string())
+                }
                 Some(_) => None,
             }
         };
         match problem {
             None => passed += 1,
             Some(p) => {
-                details.push(format!("{} {} → HTTP {status}: {p} ({})", e.method, e.path, e.id));
+                details.push(format!(
+                    "{} {} → HTTP {status}: {p} ({})",
+                    e.method, e.path, e.id
+                ));
                 evidence.push(e.id.clone());
             }
         }
     }
-    Finding::ratio("errors.problem_json", passed, errors.len(), "error responses")
-        .with_details(details)
-        .with_evidence(evidence)
+    Finding::ratio(
+        "errors.problem_json",
+        passed,
+        errors.len(),
+        "error responses",
+    )
+    .with_details(details)
+    .with_evidence(evidence)
 }
 
 /// Secured operations called without a token must answer 401; so must the stream's upgrade.
 fn auth_enforced(exchanges: &[Exchange], no_token_ws: Option<Option<u16>>) -> Finding {
-    let probes: Vec<&Exchange> = exchanges.iter().filter(|e| e.purpose == Purpose::NoToken).collect();
+    let probes: Vec<&Exchange> = exchanges
+        .iter()
+        .filter(|e| e.purpose == Purpose::NoToken)
+        .collect();
     let mut details = Vec::new();
     let mut evidence = Vec::new();
     let mut passed = 0;
@@ -205,7 +270,13 @@ fn auth_enforced(exchanges: &[Exchange], no_token_ws: Option<Option<u16>>) -> Fi
         if e.status == Some(401) {
             passed += 1;
         } else {
-            details.push(format!("{} {} without a token: {} ({})", e.method, e.path, status_text(e), e.id));
+            details.push(format!(
+                "{} {} without a token: {} ({})",
+                e.method,
+                e.path,
+                status_text(e),
+                e.id
+            ));
             evidence.push(e.id.clone());
         }
     }
@@ -215,11 +286,15 @@ fn auth_enforced(exchanges: &[Exchange], no_token_ws: Option<Option<u16>>) -> Fi
         if ws_status == Some(401) {
             passed += 1;
         } else {
-            details.push(format!("WebSocket upgrade without a token: {ws_status:?} (expected HTTP 401)"));
+            details.push(format!(
+                "WebSocket upgrade without a token: {ws_status:?} (expected HTTP 401)"
+            ));
         }
     }
     Finding::ratio("auth.enforced", passed, total, "anonymous requests")
-        .with_summary(format!("{passed} of {total} requests without a token were refused with 401"))
+        .with_summary(format!(
+            "{passed} of {total} requests without a token were refused with 401"
+        ))
         .with_details(details)
         .with_evidence(evidence)
 }
@@ -228,10 +303,9 @@ fn auth_enforced(exchanges: &[Exchange], no_token_ws: Option<Option<u16>>) -> Fi
 /// operation present.
 fn version_compat(api: &ApiContract, exchanges: &[Exchange]) -> Finding {
     let id = "contract.version_compat";
-    let published = exchanges
-        .iter()
-        .rev()
-        .find(|e| e.path == "/openapi.json" && e.purpose == Purpose::Scenario("published-contract".into()));
+    let published = exchanges.iter().rev().find(|e| {
+        e.path == "/openapi.json" && e.purpose == Purpose::Scenario("published-contract".into())
+    });
     let Some(e) = published else {
         return Finding::not_assessed(id, "the published contract was not requested");
     };
@@ -240,27 +314,44 @@ fn version_compat(api: &ApiContract, exchanges: &[Exchange]) -> Finding {
         (Some(200), Some(doc)) if doc.get("paths").is_some() => doc,
         _ => {
             return Finding::ratio(id, 0, total, "compatibility items")
-                .with_details(vec![format!("GET /openapi.json: {} without an OpenAPI document ({})", status_text(e), e.id)])
+                .with_details(vec![format!(
+                    "GET /openapi.json: {} without an OpenAPI document ({})",
+                    status_text(e),
+                    e.id
+                )])
                 .with_evidence(vec![e.id.clone()]);
         }
     };
     let mut passed = 1;
     let mut details = Vec::new();
     let major = |v: &str| v.split('.').next().unwrap_or("").to_string();
-    let theirs = doc.pointer("/info/version").and_then(Value::as_str).unwrap_or("");
+    let theirs = doc
+        .pointer("/info/version")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if major(theirs) == major(&api.version) && !theirs.is_empty() {
         passed += 1;
     } else {
-        details.push(format!("published version {theirs:?}, audited contract {:?}", api.version));
+        details.push(format!(
+            "published version {theirs:?}, audited contract {:?}",
+            api.version
+        ));
     }
     for op in &api.operations {
         let present = doc
-            .pointer(&format!("/paths/{}/{}", crate::contract::schema::pointer_token(&op.path), op.method.to_ascii_lowercase()))
+            .pointer(&format!(
+                "/paths/{}/{}",
+                crate::contract::schema::pointer_token(&op.path),
+                op.method.to_ascii_lowercase()
+            ))
             .is_some();
         if present {
             passed += 1;
         } else {
-            details.push(format!("{} is missing from the published contract", op.label()));
+            details.push(format!(
+                "{} is missing from the published contract",
+                op.label()
+            ));
         }
     }
     Finding::ratio(id, passed, total, "compatibility items")

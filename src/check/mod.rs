@@ -5,7 +5,7 @@ mod finding;
 pub mod stream;
 
 pub use finding::{Finding, Outcome};
-pub mod contract;
-pub mod switching;
 pub mod auth;
+pub mod contract;
 pub mod rows;
+pub mod switching;

@@ -22,7 +22,11 @@ pub fn operations(api: &ApiContract, exchanges: &[Exchange]) -> Vec<OperationRow
             };
             let problems: Vec<String> = mine
                 .iter()
-                .flat_map(|e| conformance_problems(api, e).into_iter().map(move |p| format!("{}: {p}", e.id)))
+                .flat_map(|e| {
+                    conformance_problems(api, e)
+                        .into_iter()
+                        .map(move |p| format!("{}: {p}", e.id))
+                })
                 .collect();
             let contract = if mine.is_empty() {
                 Status::NotAssessed
@@ -33,7 +37,11 @@ pub fn operations(api: &ApiContract, exchanges: &[Exchange]) -> Vec<OperationRow
             };
             let notes = match (valid, problems.first()) {
                 (None, _) => "not exercised".to_string(),
-                (Some(_), Some(p)) => format!("{} exchanges, {} problems; first: {p}", mine.len(), problems.len()),
+                (Some(_), Some(p)) => format!(
+                    "{} exchanges, {} problems; first: {p}",
+                    mine.len(),
+                    problems.len()
+                ),
                 (Some(v), None) => format!(
                     "{} exchanges conform; valid request → HTTP {} in {:.1} ms",
                     mine.len(),

@@ -24,8 +24,18 @@ pub fn findings(obs: Option<&Result<SwitchObservation, String>>) -> Vec<Finding>
     ];
     let obs = match obs {
         Some(Ok(o)) => o,
-        Some(Err(reason)) => return IDS.iter().map(|id| Finding::not_assessed(id, reason)).collect(),
-        None => return IDS.iter().map(|id| Finding::not_assessed(id, "the switch scenario did not run")).collect(),
+        Some(Err(reason)) => {
+            return IDS
+                .iter()
+                .map(|id| Finding::not_assessed(id, reason))
+                .collect();
+        }
+        None => {
+            return IDS
+                .iter()
+                .map(|id| Finding::not_assessed(id, "the switch scenario did not run"))
+                .collect();
+        }
     };
     vec![
         latency(obs),
@@ -41,11 +51,19 @@ pub fn findings(obs: Option<&Result<SwitchObservation, String>>) -> Vec<Finding>
 }
 
 fn ok(a: &crate::probe::switch::SwitchAttempt) -> bool {
-    a.status.is_some_and(|s| (200..300).contains(&s)) && a.response.as_ref().and_then(|r| r.get("success")).and_then(Value::as_bool) == Some(true)
+    a.status.is_some_and(|s| (200..300).contains(&s))
+        && a.response
+            .as_ref()
+            .and_then(|r| r.get("success"))
+            .and_then(Value::as_bool)
+            == Some(true)
 }
 
 fn switched_events(obs: &SwitchObservation) -> Vec<&Received> {
-    obs.events().iter().filter(|m| m.kind() == Some("provider_switched")).collect()
+    obs.events()
+        .iter()
+        .filter(|m| m.kind() == Some("provider_switched"))
+        .collect()
 }
 
 fn latency(obs: &SwitchObservation) -> Finding {
@@ -55,7 +73,10 @@ fn latency(obs: &SwitchObservation) -> Finding {
         Some(p) => Finding::millis(
             id,
             p.p95,
-            format!("p95 {:.1} ms over {} switches (p50 {:.1}, p99 {:.1}, max {:.1})", p.p95, p.count, p.p50, p.p99, p.max),
+            format!(
+                "p95 {:.1} ms over {} switches (p50 {:.1}, p99 {:.1}, max {:.1})",
+                p.p95, p.count, p.p50, p.p99, p.max
+            ),
         ),
     }
 }
@@ -64,14 +85,25 @@ fn success_rate(obs: &SwitchObservation) -> Finding {
     let mut details = Vec::new();
     let mut evidence = Vec::new();
     for a in obs.attempts.iter().filter(|a| !ok(a)) {
-        details.push(format!("{} → {}: HTTP {:?}, success {:?} ({})", a.from, a.to, a.status,
-            a.response.as_ref().and_then(|r| r.get("success")), a.exchange_id));
+        details.push(format!(
+            "{} → {}: HTTP {:?}, success {:?} ({})",
+            a.from,
+            a.to,
+            a.status,
+            a.response.as_ref().and_then(|r| r.get("success")),
+            a.exchange_id
+        ));
         evidence.push(a.exchange_id.clone());
     }
     let passed = obs.attempts.iter().filter(|a| ok(a)).count();
-    Finding::ratio("switch.success_rate", passed, obs.attempts.len(), "switches")
-        .with_details(details)
-        .with_evidence(evidence)
+    Finding::ratio(
+        "switch.success_rate",
+        passed,
+        obs.attempts.len(),
+        "switches",
+    )
+    .with_details(details)
+    .with_evidence(evidence)
 }
 
 /// For the n-th successful switch: transcripts before its event vs. `context_preserved`.
@@ -81,9 +113,16 @@ fn context_preserved(obs: &SwitchObservation) -> Finding {
     let mut details = Vec::new();
     let mut passed = 0;
     for (i, a) in successful.iter().enumerate() {
-        let reported = a.response.as_ref().and_then(|r| r.get("context_preserved")).and_then(Value::as_u64);
+        let reported = a
+            .response
+            .as_ref()
+            .and_then(|r| r.get("context_preserved"))
+            .and_then(Value::as_u64);
         let Some(event) = events.get(i) else {
-            details.push(format!("switch {} → {} ({}): no provider_switched event to place it in the stream", a.from, a.to, a.exchange_id));
+            details.push(format!(
+                "switch {} → {} ({}): no provider_switched event to place it in the stream",
+                a.from, a.to, a.exchange_id
+            ));
             continue;
         };
         let seq = event.seq().unwrap_or(0);
@@ -98,9 +137,17 @@ fn context_preserved(obs: &SwitchObservation) -> Finding {
             details.push(format!("switch {} → {} ({}): context_preserved {reported:?}, but {expected} messages preceded it", a.from, a.to, a.exchange_id));
         }
     }
-    Finding::ratio("switch.context_preserved", passed, successful.len(), "switches")
-        .with_details(details)
-        .with_summary(format!("{passed} of {} switches carried every preceding message", successful.len()))
+    Finding::ratio(
+        "switch.context_preserved",
+        passed,
+        successful.len(),
+        "switches",
+    )
+    .with_details(details)
+    .with_summary(format!(
+        "{passed} of {} switches carried every preceding message",
+        successful.len()
+    ))
 }
 
 /// Every text answered (transcript and insight), and no gap in the session's sequence.
@@ -110,7 +157,10 @@ fn no_message_loss(obs: &SwitchObservation) -> Finding {
     let mut answered = 0;
     for id in &obs.texts {
         let has = |kind: &str| {
-            events.iter().any(|m| m.kind() == Some(kind) && m.field("message_id").and_then(Value::as_str) == Some(id.as_str()))
+            events.iter().any(|m| {
+                m.kind() == Some(kind)
+                    && m.field("message_id").and_then(Value::as_str) == Some(id.as_str())
+            })
         };
         let transcript = has("transcript");
         // Insights carry no message id: count them globally below.
@@ -120,31 +170,49 @@ fn no_message_loss(obs: &SwitchObservation) -> Finding {
             details.push(format!("text {id}: no transcript"));
         }
     }
-    let insights = events.iter().filter(|m| m.kind() == Some("insight")).count();
+    let insights = events
+        .iter()
+        .filter(|m| m.kind() == Some("insight"))
+        .count();
     let missing_insights = obs.texts.len().saturating_sub(insights);
     if missing_insights > 0 {
         details.push(format!("{missing_insights} texts got no insight"));
     }
     let mut seqs: Vec<u64> = events
         .iter()
-        .filter(|m| matches!(m.kind(), Some("transcript" | "insight" | "provider_switched" | "call_status")))
+        .filter(|m| {
+            matches!(
+                m.kind(),
+                Some("transcript" | "insight" | "provider_switched" | "call_status")
+            )
+        })
         .filter_map(Received::seq)
         .collect();
     seqs.sort_unstable();
     seqs.dedup();
-    let gaps: u64 = seqs.windows(2).map(|w| w[1].saturating_sub(w[0]).saturating_sub(1)).sum();
+    let gaps: u64 = seqs
+        .windows(2)
+        .map(|w| w[1].saturating_sub(w[0]).saturating_sub(1))
+        .sum();
     if gaps > 0 {
-        details.push(format!("{gaps} sequence numbers never arrived on the stream"));
+        details.push(format!(
+            "{gaps} sequence numbers never arrived on the stream"
+        ));
     }
     let total = obs.texts.len() + missing_insights + gaps as usize;
     let passed = answered;
-    Finding::ratio("switch.no_message_loss", passed.min(total), total, "stream items")
-        .with_details(details)
-        .with_summary(format!(
-            "{answered} of {} texts answered across {} switches; {gaps} sequence gaps",
-            obs.texts.len(),
-            obs.attempts.len()
-        ))
+    Finding::ratio(
+        "switch.no_message_loss",
+        passed.min(total),
+        total,
+        "stream items",
+    )
+    .with_details(details)
+    .with_summary(format!(
+        "{answered} of {} texts answered across {} switches; {gaps} sequence gaps",
+        obs.texts.len(),
+        obs.attempts.len()
+    ))
 }
 
 fn announced(obs: &SwitchObservation) -> Finding {
@@ -153,7 +221,11 @@ fn announced(obs: &SwitchObservation) -> Finding {
     let mut details = Vec::new();
     let mut passed = 0;
     for (i, a) in successful.iter().enumerate() {
-        let reported = a.response.as_ref().and_then(|r| r.get("context_preserved")).cloned();
+        let reported = a
+            .response
+            .as_ref()
+            .and_then(|r| r.get("context_preserved"))
+            .cloned();
         match events.get(i) {
             Some(e)
                 if e.field("from_provider").and_then(Value::as_str) == Some(a.from.as_str())
@@ -162,8 +234,14 @@ fn announced(obs: &SwitchObservation) -> Finding {
             {
                 passed += 1
             }
-            Some(e) => details.push(format!("switch {} → {} announced as {}", a.from, a.to, e.raw)),
-            None => details.push(format!("switch {} → {} ({}) was never announced", a.from, a.to, a.exchange_id)),
+            Some(e) => details.push(format!(
+                "switch {} → {} announced as {}",
+                a.from, a.to, e.raw
+            )),
+            None => details.push(format!(
+                "switch {} → {} ({}) was never announced",
+                a.from, a.to, a.exchange_id
+            )),
         }
     }
     Finding::ratio("switch.announced", passed, successful.len(), "switches").with_details(details)
@@ -175,12 +253,22 @@ fn mid_call(obs: &SwitchObservation) -> Finding {
     let successful: Vec<_> = obs.attempts.iter().filter(|a| ok(a)).collect();
     for a in &successful {
         let answer = obs.events().iter().find(|m| {
-            m.kind() == Some("transcript") && m.field("message_id").and_then(Value::as_str) == Some(a.text_after.as_str())
+            m.kind() == Some("transcript")
+                && m.field("message_id").and_then(Value::as_str) == Some(a.text_after.as_str())
         });
-        match answer.and_then(|m| m.field("provider")).and_then(Value::as_str) {
+        match answer
+            .and_then(|m| m.field("provider"))
+            .and_then(Value::as_str)
+        {
             Some(p) if p == a.to => passed += 1,
-            Some(p) => details.push(format!("{} after switching to {}: answered by {p}", a.text_after, a.to)),
-            None => details.push(format!("{} after switching to {}: never answered", a.text_after, a.to)),
+            Some(p) => details.push(format!(
+                "{} after switching to {}: answered by {p}",
+                a.text_after, a.to
+            )),
+            None => details.push(format!(
+                "{} after switching to {}: never answered",
+                a.text_after, a.to
+            )),
         }
     }
     Finding::ratio("switch.mid_call", passed, successful.len(), "switches").with_details(details)
@@ -188,32 +276,80 @@ fn mid_call(obs: &SwitchObservation) -> Finding {
 
 fn auto_failover(obs: &SwitchObservation) -> Finding {
     let mut items: Vec<(bool, String)> = Vec::new();
-    let unforced = obs.failover_unforced.as_ref().and_then(|r| r.json().filter(|_| r.is_success()));
+    let unforced = obs
+        .failover_unforced
+        .as_ref()
+        .and_then(|r| r.json().filter(|_| r.is_success()));
     items.push((
-        unforced.as_ref().and_then(|v| v.get("failover_triggered")).and_then(Value::as_bool) == Some(false),
-        format!("failover on a healthy provider without force should not switch: {}", unforced.map_or("no 2xx answer".into(), |v| v.to_string())),
+        unforced
+            .as_ref()
+            .and_then(|v| v.get("failover_triggered"))
+            .and_then(Value::as_bool)
+            == Some(false),
+        format!(
+            "failover on a healthy provider without force should not switch: {}",
+            unforced.map_or("no 2xx answer".into(), |v| v.to_string())
+        ),
     ));
-    let forced = obs.failover_forced.as_ref().and_then(|r| r.json().filter(|_| r.is_success()));
-    let switch = forced.as_ref().and_then(|v| v.get("switch")).filter(|s| !s.is_null());
-    let target = switch.and_then(|s| s.get("to_provider")).and_then(Value::as_str).map(str::to_string);
-    let from = switch.and_then(|s| s.get("from_provider")).and_then(Value::as_str);
+    let forced = obs
+        .failover_forced
+        .as_ref()
+        .and_then(|r| r.json().filter(|_| r.is_success()));
+    let switch = forced
+        .as_ref()
+        .and_then(|v| v.get("switch"))
+        .filter(|s| !s.is_null());
+    let target = switch
+        .and_then(|s| s.get("to_provider"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let from = switch
+        .and_then(|s| s.get("from_provider"))
+        .and_then(Value::as_str);
     items.push((
-        forced.as_ref().and_then(|v| v.get("failover_triggered")).and_then(Value::as_bool) == Some(true)
+        forced
+            .as_ref()
+            .and_then(|v| v.get("failover_triggered"))
+            .and_then(Value::as_bool)
+            == Some(true)
             && target.is_some()
             && from != target.as_deref(),
-        format!("forced failover should switch to another provider: {}", forced.as_ref().map_or("no 2xx answer".into(), |v| v.to_string())),
+        format!(
+            "forced failover should switch to another provider: {}",
+            forced
+                .as_ref()
+                .map_or("no 2xx answer".into(), |v| v.to_string())
+        ),
     ));
     let announced = target.as_deref().is_some_and(|t| {
-        switched_events(obs).last().and_then(|e| e.field("to_provider")).and_then(Value::as_str) == Some(t)
+        switched_events(obs)
+            .last()
+            .and_then(|e| e.field("to_provider"))
+            .and_then(Value::as_str)
+            == Some(t)
     });
-    items.push((announced, "the failover was not announced with provider_switched".to_string()));
-    let status_current = obs.switch_status.as_ref().and_then(|s| s.get("current_provider")).and_then(Value::as_str);
+    items.push((
+        announced,
+        "the failover was not announced with provider_switched".to_string(),
+    ));
+    let status_current = obs
+        .switch_status
+        .as_ref()
+        .and_then(|s| s.get("current_provider"))
+        .and_then(Value::as_str);
     items.push((
         target.is_some() && status_current == target.as_deref(),
         format!("switch-status reports {status_current:?}, the failover went to {target:?}"),
     ));
-    let history = obs.switch_history.as_ref().and_then(|h| h.get("items")).and_then(Value::as_array);
-    let last = history.and_then(|h| h.last()).and_then(|i| i.get("to_provider")).and_then(Value::as_str);
+    let history = obs
+        .switch_history
+        .as_ref()
+        .and_then(|h| h.get("items"))
+        .and_then(Value::as_array);
+    let last = history
+        .and_then(|h| h.last())
+        .and_then(|i| i.get("to_provider"))
+        .and_then(Value::as_str);
     items.push((
         target.is_some() && last == target.as_deref(),
         format!("switch-history ends with {last:?}, the failover went to {target:?}"),
@@ -223,10 +359,16 @@ fn auto_failover(obs: &SwitchObservation) -> Finding {
 
 fn invalid_provider(obs: &SwitchObservation) -> Finding {
     let Some(reply) = &obs.invalid_provider else {
-        return Finding::not_assessed("errors.invalid_provider", "the invalid-provider request was not made");
+        return Finding::not_assessed(
+            "errors.invalid_provider",
+            "the invalid-provider request was not made",
+        );
     };
     let status = reply.status.unwrap_or(0);
-    let problem = reply.json().and_then(|v| v.get("status").and_then(Value::as_u64)) == Some(u64::from(status));
+    let problem = reply
+        .json()
+        .and_then(|v| v.get("status").and_then(Value::as_u64))
+        == Some(u64::from(status));
     let before = obs
         .attempts
         .iter()
@@ -234,13 +376,34 @@ fn invalid_provider(obs: &SwitchObservation) -> Finding {
         .find(|a| ok(a))
         .map(|a| a.to.clone())
         .unwrap_or_else(|| obs.initial_provider.clone());
-    let after = obs.after_invalid.as_ref().and_then(|s| s.get("provider")).and_then(Value::as_str).unwrap_or("");
+    let after = obs
+        .after_invalid
+        .as_ref()
+        .and_then(|s| s.get("provider"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let items = vec![
-        ((400..500).contains(&status) && status != 404, format!("an unknown provider got HTTP {status} ({})", reply.exchange_id)),
-        (problem, format!("the refusal is not a problem document ({})", reply.exchange_id)),
-        (after == before, format!("the session's provider changed from {before} to {after:?}")),
+        (
+            (400..500).contains(&status) && status != 404,
+            format!(
+                "an unknown provider got HTTP {status} ({})",
+                reply.exchange_id
+            ),
+        ),
+        (
+            problem,
+            format!(
+                "the refusal is not a problem document ({})",
+                reply.exchange_id
+            ),
+        ),
+        (
+            after == before,
+            format!("the session's provider changed from {before} to {after:?}"),
+        ),
     ];
-    ratio_of("errors.invalid_provider", &items, "items").with_evidence(vec![reply.exchange_id.clone()])
+    ratio_of("errors.invalid_provider", &items, "items")
+        .with_evidence(vec![reply.exchange_id.clone()])
 }
 
 fn readback(obs: &SwitchObservation) -> Finding {
@@ -258,30 +421,72 @@ fn readback(obs: &SwitchObservation) -> Finding {
         .filter(|m| m.kind() == Some("transcript"))
         .count() as u64;
     let switched = obs.attempts.iter().filter(|a| ok(a)).count()
-        + usize::from(obs.failover_forced.as_ref().and_then(|r| r.json()).and_then(|v| v.get("failover_triggered").and_then(Value::as_bool)) == Some(true));
-    let history_len = obs.switch_history.as_ref().and_then(|h| h.get("items")).and_then(Value::as_array).map(Vec::len);
+        + usize::from(
+            obs.failover_forced
+                .as_ref()
+                .and_then(|r| r.json())
+                .and_then(|v| v.get("failover_triggered").and_then(Value::as_bool))
+                == Some(true),
+        );
+    let history_len = obs
+        .switch_history
+        .as_ref()
+        .and_then(|h| h.get("items"))
+        .and_then(Value::as_array)
+        .map(Vec::len);
     let listed = obs
         .filtered_list
         .as_ref()
         .and_then(|l| l.get("items"))
         .and_then(Value::as_array)
-        .is_some_and(|items| items.iter().any(|i| i.get("id").and_then(Value::as_str) == Some(obs.session_id.as_str())));
+        .is_some_and(|items| {
+            items
+                .iter()
+                .any(|i| i.get("id").and_then(Value::as_str) == Some(obs.session_id.as_str()))
+        });
     let after = obs.session_after_end.as_ref();
     let ended = after.and_then(|s| s.get("status")).and_then(Value::as_str) == Some("ended")
-        && after.and_then(|s| s.get("ended_at")).is_some_and(|v| !v.is_null());
+        && after
+            .and_then(|s| s.get("ended_at"))
+            .is_some_and(|v| !v.is_null());
     let items = vec![
         (
-            last_provider.is_some() && field("provider").as_ref().and_then(Value::as_str) == last_provider.as_deref(),
-            format!("session provider {:?}, switch-status says {last_provider:?}", field("provider")),
+            last_provider.is_some()
+                && field("provider").as_ref().and_then(Value::as_str) == last_provider.as_deref(),
+            format!(
+                "session provider {:?}, switch-status says {last_provider:?}",
+                field("provider")
+            ),
         ),
         (
             field("message_count").and_then(|v| v.as_u64()) == Some(answered),
-            format!("message_count {:?}, but {answered} messages were answered on the stream", field("message_count")),
+            format!(
+                "message_count {:?}, but {answered} messages were answered on the stream",
+                field("message_count")
+            ),
         ),
-        (history_len == Some(switched), format!("switch-history has {history_len:?} entries for {switched} switches")),
-        (listed, "the session is missing from its provider/status-filtered listing".to_string()),
-        (ended, format!("after ending, the session reads {:?}", after.map(|s| s.get("status")))),
-        (obs.stream.close_code == Some(1000), format!("after ending, the stream closed with {:?} (1000 expected)", obs.stream.close_code)),
+        (
+            history_len == Some(switched),
+            format!("switch-history has {history_len:?} entries for {switched} switches"),
+        ),
+        (
+            listed,
+            "the session is missing from its provider/status-filtered listing".to_string(),
+        ),
+        (
+            ended,
+            format!(
+                "after ending, the session reads {:?}",
+                after.map(|s| s.get("status"))
+            ),
+        ),
+        (
+            obs.stream.close_code == Some(1000),
+            format!(
+                "after ending, the stream closed with {:?} (1000 expected)",
+                obs.stream.close_code
+            ),
+        ),
     ];
     ratio_of("state.persistence_readback", &items, "read-back items")
 }
@@ -289,6 +494,10 @@ fn readback(obs: &SwitchObservation) -> Finding {
 /// A ratio finding from (passed, message-if-failed) items.
 fn ratio_of(id: &str, items: &[(bool, String)], what: &str) -> Finding {
     let passed = items.iter().filter(|(ok, _)| *ok).count();
-    let details = items.iter().filter(|(ok, _)| !ok).map(|(_, m)| m.clone()).collect();
+    let details = items
+        .iter()
+        .filter(|(ok, _)| !ok)
+        .map(|(_, m)| m.clone())
+        .collect();
     Finding::ratio(id, passed, items.len(), what).with_details(details)
 }

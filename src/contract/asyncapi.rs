@@ -4,10 +4,10 @@
 //! In AsyncAPI 3 operations are written from the server's side: `send` messages are what the
 //! server emits, `receive` messages what it accepts from clients.
 
-use super::schema::SchemaSet;
-use super::source::parse_document;
 use super::ContractError;
 use super::openapi::resolve;
+use super::schema::SchemaSet;
+use super::source::parse_document;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -64,7 +64,10 @@ impl WsContract {
         }
         let info = document.get("info");
         let text_of = |key: &str| {
-            info.and_then(|i| i.get(key)).and_then(Value::as_str).unwrap_or("").to_string()
+            info.and_then(|i| i.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
         };
         let (channel_pointer, channel) = document
             .get("channels")
@@ -82,7 +85,12 @@ impl WsContract {
             .unwrap_or_default()
             .to_string();
         let mut messages = Vec::new();
-        for op in document.get("operations").and_then(Value::as_object).into_iter().flat_map(|m| m.values()) {
+        for op in document
+            .get("operations")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
             let refers_to_channel = op
                 .get("channel")
                 .and_then(|c| c.get("$ref"))
@@ -94,12 +102,22 @@ impl WsContract {
             let direction = match op.get("action").and_then(Value::as_str) {
                 Some("send") => MessageDirection::Send,
                 Some("receive") => MessageDirection::Receive,
-                other => return Err(structure(format!("operation action {other:?} is neither send nor receive"))),
+                other => {
+                    return Err(structure(format!(
+                        "operation action {other:?} is neither send nor receive"
+                    )));
+                }
             };
-            for m in op.get("messages").and_then(Value::as_array).into_iter().flatten() {
+            for m in op
+                .get("messages")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let (pointer, message) = resolve(&document, m)
                     .ok_or_else(|| structure("unresolvable message $ref".to_string()))?;
-                let pointer = pointer.ok_or_else(|| structure("operation messages must be $refs".to_string()))?;
+                let pointer = pointer
+                    .ok_or_else(|| structure("operation messages must be $refs".to_string()))?;
                 let name = message
                     .get("name")
                     .and_then(Value::as_str)
@@ -116,23 +134,30 @@ impl WsContract {
             }
         }
         if messages.is_empty() {
-            return Err(structure("no operation sends or receives messages on the channel".to_string()));
+            return Err(structure(
+                "no operation sends or receives messages on the channel".to_string(),
+            ));
         }
         let close_codes = channel
             .get("x-close-codes")
             .and_then(Value::as_object)
             .map(|m| {
                 m.iter()
-                    .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_str().unwrap_or("").to_string())))
+                    .filter_map(|(k, v)| {
+                        Some((k.parse().ok()?, v.as_str().unwrap_or("").to_string()))
+                    })
                     .collect()
             })
             .unwrap_or_default();
-        let schemas = SchemaSet::new("urn:voice-audit:asyncapi", document.clone()).map_err(structure)?;
+        let schemas =
+            SchemaSet::new("urn:voice-audit:asyncapi", document.clone()).map_err(structure)?;
         for m in &messages {
-            schemas.compile(&m.payload).map_err(|reason| ContractError::Semantics {
-                source_name: source_name.to_string(),
-                reason,
-            })?;
+            schemas
+                .compile(&m.payload)
+                .map_err(|reason| ContractError::Semantics {
+                    source_name: source_name.to_string(),
+                    reason,
+                })?;
         }
         Ok(WsContract {
             title: text_of("title"),
@@ -159,8 +184,15 @@ impl WsContract {
             return vec!["(root): no string `type` field".to_string()];
         };
         match self.server_message(kind) {
-            Some(m) => self.schemas.validate(&m.payload, event).iter().map(ToString::to_string).collect(),
-            None => vec![format!("/type: `{kind}` is not a server message of the contract")],
+            Some(m) => self
+                .schemas
+                .validate(&m.payload, event)
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            None => vec![format!(
+                "/type: `{kind}` is not a server message of the contract"
+            )],
         }
     }
 
@@ -185,8 +217,14 @@ mod tests {
         assert_eq!(c.address, "/ws/sessions/{session_id}");
         assert_eq!(c.path_for("abc"), "/ws/sessions/abc");
         assert!(c.server_message("pong").is_some());
-        assert!(c.server_message("ping").is_none(), "ping is a client message");
-        assert_eq!(c.close_codes.get(&4001).map(String::as_str), Some("the token was revoked"));
+        assert!(
+            c.server_message("ping").is_none(),
+            "ping is a client message"
+        );
+        assert_eq!(
+            c.close_codes.get(&4001).map(String::as_str),
+            Some("the token was revoked")
+        );
         let pong = json!({"type": "pong", "seq": 0, "timestamp": "2026-01-01T00:00:00Z",
             "session_id": "7d0f0a4e-4b8a-4a55-9b9e-0d7b4c9f1c11", "server_timestamp": 1});
         assert!(c.validate_event(&pong).is_empty());

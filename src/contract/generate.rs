@@ -17,7 +17,9 @@ impl<'a> Generator<'a> {
     }
 
     fn deref(&self, schema: &'a Value) -> &'a Value {
-        super::openapi::resolve(self.doc, schema).map(|(_, v)| v).unwrap_or(schema)
+        super::openapi::resolve(self.doc, schema)
+            .map(|(_, v)| v)
+            .unwrap_or(schema)
     }
 
     /// A value that conforms to `schema`.
@@ -36,7 +38,11 @@ impl<'a> Generator<'a> {
         if let Some(c) = schema.get("const") {
             return c.clone();
         }
-        if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+        if let Some(first) = schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first())
+        {
             return first.clone();
         }
         if let Some(d) = schema.get("default") {
@@ -53,7 +59,9 @@ impl<'a> Generator<'a> {
         }
         for key in ["oneOf", "anyOf"] {
             if let Some(first) = schema.get(key).and_then(Value::as_array).and_then(|a| {
-                a.iter().find(|s| type_of(self.deref(s)) != Some("null")).or(a.first())
+                a.iter()
+                    .find(|s| type_of(self.deref(s)) != Some("null"))
+                    .or(a.first())
             }) {
                 return self.valid_depth(first, depth + 1);
             }
@@ -78,11 +86,24 @@ impl<'a> Generator<'a> {
             Some("array") => {
                 let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
                 let item = schema.get("items").cloned().unwrap_or(json!({}));
-                Value::Array((0..min).map(|_| self.valid_depth(&item, depth + 1)).collect())
+                Value::Array(
+                    (0..min)
+                        .map(|_| self.valid_depth(&item, depth + 1))
+                        .collect(),
+                )
             }
-            Some("integer") => json!(schema.get("minimum").and_then(Value::as_i64).unwrap_or(1).max(
-                schema.get("exclusiveMinimum").and_then(Value::as_i64).map_or(i64::MIN, |m| m + 1)
-            )),
+            Some("integer") => json!(
+                schema
+                    .get("minimum")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1)
+                    .max(
+                        schema
+                            .get("exclusiveMinimum")
+                            .and_then(Value::as_i64)
+                            .map_or(i64::MIN, |m| m + 1)
+                    )
+            ),
             Some("number") => json!(schema.get("minimum").and_then(Value::as_f64).unwrap_or(1.0)),
             Some("boolean") => json!(true),
             Some("null") => Value::Null,
@@ -94,7 +115,10 @@ impl<'a> Generator<'a> {
     /// there is one), or a value of the wrong type altogether. `None` for schemas that accept
     /// anything.
     pub fn invalid(&self, schema: &Value) -> Option<Value> {
-        self.invalid_variants(schema).into_iter().next().map(|(_, v)| v)
+        self.invalid_variants(schema)
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
     }
 
     /// Every way the walk breaks a body, labelled: a property of the wrong type, a required
@@ -115,9 +139,15 @@ impl<'a> Generator<'a> {
             };
         };
         let mut variants = Vec::new();
-        let target = required.first().copied().or_else(|| props.keys().next().map(String::as_str));
+        let target = required
+            .first()
+            .copied()
+            .or_else(|| props.keys().next().map(String::as_str));
         if let Some(name) = target {
-            let prop = props.get(name).map(|p| self.deref(p)).unwrap_or(&Value::Null);
+            let prop = props
+                .get(name)
+                .map(|p| self.deref(p))
+                .unwrap_or(&Value::Null);
             let mut broken = obj.clone();
             broken.insert(name.to_string(), wrong_type_for(prop));
             variants.push(("wrong type", Value::Object(broken)));
@@ -127,12 +157,18 @@ impl<'a> Generator<'a> {
             broken.remove(*name);
             variants.push(("missing required property", Value::Object(broken)));
         }
-        let enum_prop = props
-            .iter()
-            .find(|(_, p)| self.deref(p).get("enum").and_then(Value::as_array).is_some_and(|e| e.iter().all(Value::is_string)));
+        let enum_prop = props.iter().find(|(_, p)| {
+            self.deref(p)
+                .get("enum")
+                .and_then(Value::as_array)
+                .is_some_and(|e| e.iter().all(Value::is_string))
+        });
         if let Some((name, _)) = enum_prop {
             let mut broken = obj.clone();
-            broken.insert(name.clone(), Value::String("voice-audit-not-in-enum".to_string()));
+            broken.insert(
+                name.clone(),
+                Value::String("voice-audit-not-in-enum".to_string()),
+            );
             variants.push(("value outside the enum", Value::Object(broken)));
         }
         variants
@@ -169,7 +205,10 @@ fn string_for(schema: &Value) -> String {
         _ => format!("audit-{}", &unique.simple().to_string()[..8]),
     };
     let min = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let max = schema.get("maxLength").and_then(Value::as_u64).map(|m| m as usize);
+    let max = schema
+        .get("maxLength")
+        .and_then(Value::as_u64)
+        .map(|m| m as usize);
     let mut s = base;
     while s.chars().count() < min {
         s.push('x');
@@ -190,14 +229,27 @@ mod tests {
         let c = ApiContract::parse(crate::contract::BUNDLED_OPENAPI, "bundled").expect("contract");
         let g = Generator::new(c.document());
         for op in c.operations.iter().filter(|o| o.body.is_some()) {
-            let pointer = op.body.as_ref().and_then(|b| b.schema.clone()).expect("schema");
+            let pointer = op
+                .body
+                .as_ref()
+                .and_then(|b| b.schema.clone())
+                .expect("schema");
             let schema = c.document().pointer(&pointer).expect("schema exists");
             let valid = g.valid(schema);
-            assert_eq!(c.schemas.validate(&pointer, &valid), vec![], "{}: {valid}", op.operation_id);
+            assert_eq!(
+                c.schemas.validate(&pointer, &valid),
+                vec![],
+                "{}: {valid}",
+                op.operation_id
+            );
             let variants = g.invalid_variants(schema);
             assert!(!variants.is_empty(), "{} is breakable", op.operation_id);
             for (label, invalid) in variants {
-                assert!(!c.schemas.validate(&pointer, &invalid).is_empty(), "{} {label}: {invalid}", op.operation_id);
+                assert!(
+                    !c.schemas.validate(&pointer, &invalid).is_empty(),
+                    "{} {label}: {invalid}",
+                    op.operation_id
+                );
             }
         }
     }

@@ -5,9 +5,9 @@
 //! extracted from the raw document in one place for both versions, keeping schemas as pointers
 //! into the document so that validation resolves `$ref`s exactly as written.
 
+use super::ContractError;
 use super::schema::{SchemaSet, normalise_oas30, pointer_token};
 use super::source::parse_document;
-use super::ContractError;
 use serde_json::Value;
 
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "head", "patch"];
@@ -78,7 +78,11 @@ impl Operation {
         self.responses
             .iter()
             .find(|r| r.status == exact)
-            .or_else(|| self.responses.iter().find(|r| r.status.eq_ignore_ascii_case(&range)))
+            .or_else(|| {
+                self.responses
+                    .iter()
+                    .find(|r| r.status.eq_ignore_ascii_case(&range))
+            })
             .or_else(|| self.responses.iter().find(|r| r.status == "default"))
     }
 
@@ -134,8 +138,8 @@ impl ApiContract {
         };
         let (title, version) = (text_of("title"), text_of("version"));
         let operations = extract_operations(&document, source_name)?;
-        let schemas = SchemaSet::new("urn:voice-audit:openapi", document.clone())
-            .map_err(|reason| structure(reason))?;
+        let schemas =
+            SchemaSet::new("urn:voice-audit:openapi", document.clone()).map_err(structure)?;
         let contract = ApiContract {
             title,
             version,
@@ -188,13 +192,18 @@ impl ApiContract {
     }
 
     pub fn by_id(&self, operation_id: &str) -> Option<&Operation> {
-        self.operations.iter().find(|op| op.operation_id == operation_id)
+        self.operations
+            .iter()
+            .find(|op| op.operation_id == operation_id)
     }
 }
 
 /// Follows local `$ref`s (`#/…`) from `value`, returning the final pointer (if a ref was
 /// followed) and value. Gives up after 16 hops, which only a cyclic document reaches.
-pub(crate) fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> Option<(Option<String>, &'a Value)> {
+pub(crate) fn resolve<'a>(
+    doc: &'a Value,
+    mut value: &'a Value,
+) -> Option<(Option<String>, &'a Value)> {
     let mut pointer = None;
     for _ in 0..16 {
         match value.get("$ref").and_then(Value::as_str) {
@@ -231,16 +240,24 @@ fn extract_operations(doc: &Value, source_name: &str) -> Result<Vec<Operation>, 
             let Some(op) = item.get(method) else { continue };
             let op_pointer = format!("{item_pointer}/{method}");
             let mut parameters = Vec::new();
-            for (base, list) in [(&item_pointer, shared_params), (&op_pointer, op.get("parameters"))] {
-                let Some(list) = list.and_then(Value::as_array) else { continue };
+            for (base, list) in [
+                (&item_pointer, shared_params),
+                (&op_pointer, op.get("parameters")),
+            ] {
+                let Some(list) = list.and_then(Value::as_array) else {
+                    continue;
+                };
                 for (i, p) in list.iter().enumerate() {
                     let here = format!("{base}/parameters/{i}");
-                    let (pointer, p) = resolve(doc, p)
-                        .ok_or_else(|| semantics(format!("unresolvable parameter $ref in {path}")))?;
+                    let (pointer, p) = resolve(doc, p).ok_or_else(|| {
+                        semantics(format!("unresolvable parameter $ref in {path}"))
+                    })?;
                     let pointer = pointer.unwrap_or(here);
                     let param = parse_parameter(p, &pointer)
                         .ok_or_else(|| semantics(format!("malformed parameter {pointer}")))?;
-                    parameters.retain(|q: &Parameter| !(q.name == param.name && q.location == param.location));
+                    parameters.retain(|q: &Parameter| {
+                        !(q.name == param.name && q.location == param.location)
+                    });
                     parameters.push(param);
                 }
             }
@@ -256,10 +273,11 @@ fn extract_operations(doc: &Value, source_name: &str) -> Result<Vec<Operation>, 
             let mut responses = Vec::new();
             if let Some(map) = op.get("responses").and_then(Value::as_object) {
                 for (status, r) in map {
-                    let (pointer, r) = resolve(doc, r)
-                        .ok_or_else(|| semantics(format!("unresolvable response {status} in {path}")))?;
-                    let pointer =
-                        pointer.unwrap_or(format!("{op_pointer}/responses/{}", pointer_token(status)));
+                    let (pointer, r) = resolve(doc, r).ok_or_else(|| {
+                        semantics(format!("unresolvable response {status} in {path}"))
+                    })?;
+                    let pointer = pointer
+                        .unwrap_or(format!("{op_pointer}/responses/{}", pointer_token(status)));
                     responses.push(ResponseSpec {
                         status: status.clone(),
                         content: content_of(r, &pointer),
@@ -267,9 +285,12 @@ fn extract_operations(doc: &Value, source_name: &str) -> Result<Vec<Operation>, 
                 }
             }
             let security = op.get("security").or(global_security);
-            let secured = security
-                .and_then(Value::as_array)
-                .is_some_and(|reqs| !reqs.is_empty() && reqs.iter().all(|r| r.as_object().is_some_and(|o| !o.is_empty())));
+            let secured = security.and_then(Value::as_array).is_some_and(|reqs| {
+                !reqs.is_empty()
+                    && reqs
+                        .iter()
+                        .all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+            });
             operations.push(Operation {
                 operation_id: op
                     .get("operationId")
@@ -299,7 +320,10 @@ fn parse_parameter(p: &Value, pointer: &str) -> Option<Parameter> {
     Some(Parameter {
         name: p.get("name")?.as_str()?.to_string(),
         location,
-        required: p.get("required").and_then(Value::as_bool).unwrap_or(location == ParamLocation::Path),
+        required: p
+            .get("required")
+            .and_then(Value::as_bool)
+            .unwrap_or(location == ParamLocation::Path),
         schema: p.get("schema").map(|_| format!("{pointer}/schema")),
     })
 }
@@ -343,16 +367,32 @@ mod tests {
     fn the_bundled_contract_loads_with_every_operation() {
         let c = ApiContract::parse(crate::contract::BUNDLED_OPENAPI, "bundled").expect("loads");
         assert_eq!(c.spec_version, "3.1.0");
-        let ids: Vec<_> = c.operations.iter().map(|o| o.operation_id.as_str()).collect();
-        for id in ["health", "register", "logout", "createSession", "switchProvider", "switchHistory"] {
+        let ids: Vec<_> = c
+            .operations
+            .iter()
+            .map(|o| o.operation_id.as_str())
+            .collect();
+        for id in [
+            "health",
+            "register",
+            "logout",
+            "createSession",
+            "switchProvider",
+            "switchHistory",
+        ] {
             assert!(ids.contains(&id), "{id} missing from {ids:?}");
         }
         let health = c.by_id("health").expect("health");
         assert!(!health.secured);
         assert!(c.by_id("me").expect("me").secured);
-        let get = c.find("GET", "/api/v1/sessions/3f1c").expect("matches template");
+        let get = c
+            .find("GET", "/api/v1/sessions/3f1c")
+            .expect("matches template");
         assert_eq!(get.operation_id, "getSession");
-        assert_eq!(get.response_for(404).map(|r| r.status.as_str()), Some("404"));
+        assert_eq!(
+            get.response_for(404).map(|r| r.status.as_str()),
+            Some("404")
+        );
     }
 
     #[test]
@@ -363,18 +403,26 @@ mod tests {
         let c = ApiContract::parse(text, "inline").expect("3.0 loads");
         let op = &c.operations[0];
         let pointer = op.responses[0].content[0].1.clone().expect("schema");
-        assert!(c.schemas.validate(&pointer, &Value::Null).is_empty(), "nullable rewritten");
+        assert!(
+            c.schemas.validate(&pointer, &Value::Null).is_empty(),
+            "nullable rewritten"
+        );
     }
 
     #[test]
     fn broken_documents_are_clear_errors() {
         for (text, needle) in [
             ("{not json", "neither JSON nor YAML"),
-            ("openapi: 2.0\ninfo: {title: t, version: '1'}\npaths: {}", "unsupported version"),
+            (
+                "openapi: 2.0\ninfo: {title: t, version: '1'}\npaths: {}",
+                "unsupported version",
+            ),
             ("openapi: 3.1.0\ninfo: 7\npaths: {}", "not a valid OpenAPI"),
             ("- a list", "not a mapping"),
         ] {
-            let err = ApiContract::parse(text, "x.yaml").expect_err(text).to_string();
+            let err = ApiContract::parse(text, "x.yaml")
+                .expect_err(text)
+                .to_string();
             assert!(err.contains(needle), "{err}");
         }
     }

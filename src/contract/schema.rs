@@ -130,8 +130,10 @@ pub fn normalise_oas30(value: &mut Value) {
                     values.push(Value::Null);
                 }
             }
-            for (flag, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")]
-            {
+            for (flag, bound) in [
+                ("exclusiveMinimum", "minimum"),
+                ("exclusiveMaximum", "maximum"),
+            ] {
                 match map.get(flag) {
                     Some(Value::Bool(true)) => {
                         if let Some(b) = map.remove(bound) {
@@ -179,7 +181,10 @@ mod tests {
     #[test]
     fn a_missing_pointer_is_a_violation_not_a_panic() {
         let set = SchemaSet::new("urn:test:doc2", doc()).expect("registry");
-        assert!(!set.validate("/components/schemas/Nope", &json!({})).is_empty());
+        assert!(
+            !set.validate("/components/schemas/Nope", &json!({}))
+                .is_empty()
+        );
     }
 
     #[test]

@@ -7,7 +7,10 @@ use crate::evidence::Purpose;
 use serde_json::json;
 
 fn path(http: &Http, id: &str, fallback: &str) -> String {
-    http.contract().by_id(id).map(|o| o.path.clone()).unwrap_or_else(|| fallback.to_string())
+    http.contract()
+        .by_id(id)
+        .map(|o| o.path.clone())
+        .unwrap_or_else(|| fallback.to_string())
 }
 
 /// Registers a fresh user with a random email and password.
@@ -20,15 +23,23 @@ pub async fn register(http: &Http, scenario: &str) -> Result<Credentials, String
             "POST",
             &path(http, "register", "/api/v1/auth/register"),
             None,
-            Body::Json(json!({"email": email, "password": password, "display_name": "voice-audit"})),
+            Body::Json(
+                json!({"email": email, "password": password, "display_name": "voice-audit"}),
+            ),
             Purpose::Scenario(scenario.to_string()),
         )
         .await;
-    tokens(http, &reply, email, password).ok_or_else(|| format!("registering an audit user failed ({})", describe(&reply)))
+    tokens(http, &reply, email, password)
+        .ok_or_else(|| format!("registering an audit user failed ({})", describe(&reply)))
 }
 
 /// Signs in with known credentials.
-pub async fn login(http: &Http, email: &str, password: &str, scenario: &str) -> Result<Credentials, String> {
+pub async fn login(
+    http: &Http,
+    email: &str,
+    password: &str,
+    scenario: &str,
+) -> Result<Credentials, String> {
     http.log.redactor.add(password);
     let reply = http
         .send(
@@ -43,7 +54,12 @@ pub async fn login(http: &Http, email: &str, password: &str, scenario: &str) -> 
         .ok_or_else(|| format!("signing in failed ({})", describe(&reply)))
 }
 
-fn tokens(http: &Http, reply: &super::client::Reply, email: String, password: String) -> Option<Credentials> {
+fn tokens(
+    http: &Http,
+    reply: &super::client::Reply,
+    email: String,
+    password: String,
+) -> Option<Credentials> {
     if !reply.is_success() {
         return None;
     }

@@ -50,7 +50,12 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(base: &str, contract: Arc<ApiContract>, log: EvidenceLog, timeout: Duration) -> Result<Http, String> {
+    pub fn new(
+        base: &str,
+        contract: Arc<ApiContract>,
+        log: EvidenceLog,
+        timeout: Duration,
+    ) -> Result<Http, String> {
         Ok(Http {
             client: build_client(timeout)?,
             base: base.trim_end_matches('/').to_string(),
@@ -67,13 +72,30 @@ impl Http {
         &self.contract
     }
 
-    pub async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Body, purpose: Purpose) -> Reply {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Body,
+        purpose: Purpose,
+    ) -> Reply {
         let url = format!("{}{}", self.base, path);
         let path_only = path.split('?').next().unwrap_or(path).to_string();
-        let operation_id = self.contract.find(method, &path_only).map(|o| o.operation_id.clone());
-        let method_value = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut request = self.client.request(method_value, &url).header("accept", "application/json, application/problem+json");
-        let mut request_headers = vec![("accept".to_string(), "application/json, application/problem+json".to_string())];
+        let operation_id = self
+            .contract
+            .find(method, &path_only)
+            .map(|o| o.operation_id.clone());
+        let method_value =
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request = self
+            .client
+            .request(method_value, &url)
+            .header("accept", "application/json, application/problem+json");
+        let mut request_headers = vec![(
+            "accept".to_string(),
+            "application/json, application/problem+json".to_string(),
+        )];
         if let Some(t) = token {
             request = request.bearer_auth(t);
             request_headers.push(("authorization".into(), format!("Bearer {t}")));
@@ -84,7 +106,9 @@ impl Http {
             Body::Raw(s) => Some(s.clone()),
         };
         if let Some(b) = &request_body {
-            request = request.header("content-type", "application/json").body(b.clone());
+            request = request
+                .header("content-type", "application/json")
+                .body(b.clone());
             request_headers.push(("content-type".into(), "application/json".into()));
         }
         let started_at = Utc::now();
@@ -95,7 +119,12 @@ impl Http {
             let headers: Vec<(String, String)> = response
                 .headers()
                 .iter()
-                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
             let text = response.text().await?;
             Ok::<_, reqwest::Error>((status, headers, text))
@@ -118,10 +147,16 @@ impl Http {
             method: method.to_string(),
             url: r.url(&url),
             path: path_only,
-            request_headers: request_headers.iter().map(|(k, v)| (k.clone(), r.header(k, v))).collect(),
+            request_headers: request_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), r.header(k, v)))
+                .collect(),
             request_body: request_body.as_deref().map(|b| r.text(b)),
             status,
-            response_headers: response_headers.iter().map(|(k, v)| (k.clone(), r.header(k, v))).collect(),
+            response_headers: response_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), r.header(k, v)))
+                .collect(),
             content_type,
             response_body: Some(r.text(&text)),
             started_at,

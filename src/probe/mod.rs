@@ -57,7 +57,9 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("email", &self.email).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
     }
 }
 
@@ -89,9 +91,22 @@ impl Ctx {
         fill_path(&self.path(operation_id, fallback), session_id)
     }
 
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Body, scenario: &str) -> Reply {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Body,
+        scenario: &str,
+    ) -> Reply {
         self.http
-            .send(method, path, token, body, Purpose::Scenario(scenario.to_string()))
+            .send(
+                method,
+                path,
+                token,
+                body,
+                Purpose::Scenario(scenario.to_string()),
+            )
             .await
     }
 
@@ -101,10 +116,21 @@ impl Ctx {
     }
 
     /// Creates a session for `token` and returns its id.
-    pub async fn create_session(&self, token: &str, provider: &str, scenario: &str) -> Result<String, String> {
+    pub async fn create_session(
+        &self,
+        token: &str,
+        provider: &str,
+        scenario: &str,
+    ) -> Result<String, String> {
         let path = self.path("createSession", "/api/v1/sessions");
         let reply = self
-            .call("POST", &path, Some(token), Body::Json(serde_json::json!({"provider": provider})), scenario)
+            .call(
+                "POST",
+                &path,
+                Some(token),
+                Body::Json(serde_json::json!({"provider": provider})),
+                scenario,
+            )
             .await;
         reply
             .str_at("/session/id")

@@ -42,8 +42,14 @@ pub struct RevocationResult {
 
 pub async fn probe(ctx: &Ctx) -> AuthObservation {
     let mut obs = AuthObservation::default();
-    let second = if ctx.settings.allow_register { auth::register(&ctx.http, SCENARIO).await.ok() } else { None };
-    let session = ctx.create_session(&ctx.user.access, "gemini", SCENARIO).await;
+    let second = if ctx.settings.allow_register {
+        auth::register(&ctx.http, SCENARIO).await.ok()
+    } else {
+        None
+    };
+    let session = ctx
+        .create_session(&ctx.user.access, "gemini", SCENARIO)
+        .await;
     if let (Some(other), Ok(session_id)) = (&second, &session) {
         obs.cross_user = Some(cross_user(ctx, other, session_id).await);
     }
@@ -61,14 +67,34 @@ async fn cross_user(ctx: &Ctx, intruder: &Credentials, session_id: &str) -> Vec<
     let token = Some(intruder.access.as_str());
     let mut attempts = Vec::new();
     let targets = [
-        ("GET", ctx.session_path("getSession", "/api/v1/sessions/{session_id}", session_id), Body::None),
-        ("GET", ctx.session_path("switchHistory", "/api/v1/sessions/{session_id}/switch-history", session_id), Body::None),
+        (
+            "GET",
+            ctx.session_path("getSession", "/api/v1/sessions/{session_id}", session_id),
+            Body::None,
+        ),
+        (
+            "GET",
+            ctx.session_path(
+                "switchHistory",
+                "/api/v1/sessions/{session_id}/switch-history",
+                session_id,
+            ),
+            Body::None,
+        ),
         (
             "POST",
-            ctx.session_path("switchProvider", "/api/v1/sessions/{session_id}/switch-provider", session_id),
+            ctx.session_path(
+                "switchProvider",
+                "/api/v1/sessions/{session_id}/switch-provider",
+                session_id,
+            ),
             Body::Json(json!({"provider": "openai"})),
         ),
-        ("GET", ctx.path("listSessions", "/api/v1/sessions"), Body::None),
+        (
+            "GET",
+            ctx.path("listSessions", "/api/v1/sessions"),
+            Body::None,
+        ),
     ];
     for (method, path, body) in targets {
         let reply = ctx.call(method, &path, token, body, "cross-user").await;
@@ -82,7 +108,14 @@ async fn cross_user(ctx: &Ctx, intruder: &Credentials, session_id: &str) -> Vec<
             exchange_id: Some(reply.exchange_id),
         });
     }
-    let refused = ws::connect(&ctx.ws_url(session_id), token, &ctx.http.log, "cross-user", ctx.settings.timeout).await;
+    let refused = ws::connect(
+        &ctx.ws_url(session_id),
+        token,
+        &ctx.http.log,
+        "cross-user",
+        ctx.settings.timeout,
+    )
+    .await;
     let (status, leaked) = match refused {
         Ok((conn, _)) => {
             conn.finish().await;
@@ -101,16 +134,33 @@ async fn cross_user(ctx: &Ctx, intruder: &Credentials, session_id: &str) -> Vec<
 
 async fn revocation(ctx: &Ctx, session_id: &str) -> Result<RevocationResult, String> {
     let victim = auth::login(&ctx.http, &ctx.user.email, &ctx.user.password, SCENARIO).await?;
-    let (mut conn, _) = ws::connect(&ctx.ws_url(session_id), Some(&victim.access), &ctx.http.log, "revocation", ctx.settings.timeout)
-        .await
-        .map_err(|e| format!("the stream refused a fresh token: {e}"))?;
+    let (mut conn, _) = ws::connect(
+        &ctx.ws_url(session_id),
+        Some(&victim.access),
+        &ctx.http.log,
+        "revocation",
+        ctx.settings.timeout,
+    )
+    .await
+    .map_err(|e| format!("the stream refused a fresh token: {e}"))?;
     let me = ctx.path("me", "/api/v1/auth/me");
-    let before = ctx.call("GET", &me, Some(&victim.access), Body::None, "revocation").await;
+    let before = ctx
+        .call("GET", &me, Some(&victim.access), Body::None, "revocation")
+        .await;
     if before.status != Some(200) {
-        return Err(format!("a fresh token was not accepted before logout ({})", super::describe(&before)));
+        return Err(format!(
+            "a fresh token was not accepted before logout ({})",
+            super::describe(&before)
+        ));
     }
     let logout = ctx
-        .call("POST", &ctx.path("logout", "/api/v1/auth/logout"), Some(&victim.access), Body::None, "revocation")
+        .call(
+            "POST",
+            &ctx.path("logout", "/api/v1/auth/logout"),
+            Some(&victim.access),
+            Body::None,
+            "revocation",
+        )
         .await;
     let revoked_at = Instant::now();
     let waited = ctx.settings.timeout;
@@ -119,7 +169,15 @@ async fn revocation(ctx: &Ctx, session_id: &str) -> Result<RevocationResult, Str
         let mut polls = 0;
         while Instant::now() < deadline {
             polls += 1;
-            let r = ctx.call("GET", &me, Some(&victim.access), Body::None, "revocation-poll").await;
+            let r = ctx
+                .call(
+                    "GET",
+                    &me,
+                    Some(&victim.access),
+                    Body::None,
+                    "revocation-poll",
+                )
+                .await;
             if r.status == Some(401) {
                 return (Some(revoked_at.elapsed()), polls);
             }
@@ -131,13 +189,16 @@ async fn revocation(ctx: &Ctx, session_id: &str) -> Result<RevocationResult, Str
         loop {
             match conn.next(deadline).await {
                 ws::Next::Message(_) => continue,
-                ws::Next::Closed { code, at } => return (Some(at.saturating_duration_since(revoked_at)), code, None),
+                ws::Next::Closed { code, at } => {
+                    return (Some(at.saturating_duration_since(revoked_at)), code, None);
+                }
                 ws::Next::Timeout => return (None, None, None),
                 ws::Next::Failed(e) => return (None, None, Some(e)),
             }
         }
     };
-    let ((rest_rejected_after, rest_polls), (ws_closed_after, ws_close_code, ws_error)) = tokio::join!(rest, stream);
+    let ((rest_rejected_after, rest_polls), (ws_closed_after, ws_close_code, ws_error)) =
+        tokio::join!(rest, stream);
     conn.finish().await;
     Ok(RevocationResult {
         logout,
@@ -155,31 +216,71 @@ async fn lifecycle(ctx: &Ctx, user: &Credentials) -> Vec<(String, Reply)> {
     let refresh_path = ctx.path("refresh", "/api/v1/auth/refresh");
     let mut steps = Vec::new();
     let login = ctx
-        .call("POST", &ctx.path("login", "/api/v1/auth/login"), None, Body::Json(json!({"email": user.email, "password": user.password})), "lifecycle")
+        .call(
+            "POST",
+            &ctx.path("login", "/api/v1/auth/login"),
+            None,
+            Body::Json(json!({"email": user.email, "password": user.password})),
+            "lifecycle",
+        )
         .await;
     let access1 = login.str_at("/access_token").unwrap_or_default();
     let refresh1 = login.str_at("/refresh_token").unwrap_or_default();
     ctx.http.log.redactor.add(&access1);
     ctx.http.log.redactor.add(&refresh1);
     steps.push(("sign-in issues a token pair".to_string(), login));
-    steps.push(("the access token is accepted".to_string(), ctx.call("GET", &me, Some(&access1), Body::None, "lifecycle").await));
-    let refreshed = ctx.call("POST", &refresh_path, None, Body::Json(json!({"refresh_token": refresh1})), "lifecycle").await;
+    steps.push((
+        "the access token is accepted".to_string(),
+        ctx.call("GET", &me, Some(&access1), Body::None, "lifecycle")
+            .await,
+    ));
+    let refreshed = ctx
+        .call(
+            "POST",
+            &refresh_path,
+            None,
+            Body::Json(json!({"refresh_token": refresh1})),
+            "lifecycle",
+        )
+        .await;
     let access2 = refreshed.str_at("/access_token").unwrap_or_default();
     let refresh2 = refreshed.str_at("/refresh_token").unwrap_or_default();
     ctx.http.log.redactor.add(&access2);
     ctx.http.log.redactor.add(&refresh2);
     steps.push(("refresh rotates the pair".to_string(), refreshed));
-    steps.push(("the rotated access token is accepted".to_string(), ctx.call("GET", &me, Some(&access2), Body::None, "lifecycle").await));
+    steps.push((
+        "the rotated access token is accepted".to_string(),
+        ctx.call("GET", &me, Some(&access2), Body::None, "lifecycle")
+            .await,
+    ));
     for (label, token) in forged(&access2) {
-        steps.push((label, ctx.call("GET", &me, Some(&token), Body::None, "lifecycle").await));
+        steps.push((
+            label,
+            ctx.call("GET", &me, Some(&token), Body::None, "lifecycle")
+                .await,
+        ));
     }
     steps.push((
         "a consumed refresh token is refused".to_string(),
-        ctx.call("POST", &refresh_path, None, Body::Json(json!({"refresh_token": refresh1})), "lifecycle").await,
+        ctx.call(
+            "POST",
+            &refresh_path,
+            None,
+            Body::Json(json!({"refresh_token": refresh1})),
+            "lifecycle",
+        )
+        .await,
     ));
     steps.push((
         "reuse revokes the rotated refresh token".to_string(),
-        ctx.call("POST", &refresh_path, None, Body::Json(json!({"refresh_token": refresh2})), "lifecycle").await,
+        ctx.call(
+            "POST",
+            &refresh_path,
+            None,
+            Body::Json(json!({"refresh_token": refresh2})),
+            "lifecycle",
+        )
+        .await,
     ));
     steps
 }
@@ -195,11 +296,23 @@ pub fn forged(token: &str) -> Vec<(String, String)> {
     if let Some(c) = signature.get_mut(0) {
         *c = if *c == 'A' { 'B' } else { 'A' };
     }
-    let tampered = format!("{}.{}.{}", parts[0], parts[1], signature.into_iter().collect::<String>());
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        parts[1],
+        signature.into_iter().collect::<String>()
+    );
     use base64::Engine as _;
-    let none_header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let none_header =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     vec![
-        ("a token with a tampered signature is refused".to_string(), tampered),
-        ("an alg:none token is refused".to_string(), format!("{none_header}.{}.", parts[1])),
+        (
+            "a token with a tampered signature is refused".to_string(),
+            tampered,
+        ),
+        (
+            "an alg:none token is refused".to_string(),
+            format!("{none_header}.{}.", parts[1]),
+        ),
     ]
 }

@@ -6,9 +6,9 @@
 //! The probe only records replies, latencies and the stream; `check::switching` decides what
 //! they mean (context counts are judged against the order of events on the stream).
 
+use super::Ctx;
 use super::client::{Body, Reply};
 use super::ws::{self, ConnectionLog, Received};
-use super::Ctx;
 use crate::stats::Latencies;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -59,7 +59,11 @@ impl SwitchObservation {
     /// Successful switch latencies.
     pub fn latencies(&self) -> Latencies {
         let mut l = Latencies::new();
-        for a in self.attempts.iter().filter(|a| a.status.is_some_and(|s| (200..300).contains(&s))) {
+        for a in self
+            .attempts
+            .iter()
+            .filter(|a| a.status.is_some_and(|s| (200..300).contains(&s)))
+        {
             l.record(a.latency);
         }
         l
@@ -72,7 +76,12 @@ pub fn providers(ctx: &Ctx) -> Vec<String> {
         .document()
         .pointer("/components/schemas/Provider/enum")
         .and_then(Value::as_array)
-        .map(|v| v.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>())
+        .map(|v| {
+            v.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .filter(|v| v.len() >= 2)
         .unwrap_or_else(|| vec!["gemini".into(), "openai".into(), "deepgram".into()])
 }
@@ -81,16 +90,26 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
     let providers = providers(ctx);
     let token = ctx.user.access.clone();
     let session_id = ctx.create_session(&token, &providers[0], SCENARIO).await?;
-    let (mut conn, _) = ws::connect(&ctx.ws_url(&session_id), Some(&token), &ctx.http.log, SCENARIO, ctx.settings.timeout)
-        .await
-        .map_err(|e| format!("the session stream refused the scenario's connection: {e}"))?;
+    let (mut conn, _) = ws::connect(
+        &ctx.ws_url(&session_id),
+        Some(&token),
+        &ctx.http.log,
+        SCENARIO,
+        ctx.settings.timeout,
+    )
+    .await
+    .map_err(|e| format!("the session stream refused the scenario's connection: {e}"))?;
     let mut obs = SwitchObservation {
         session_id: session_id.clone(),
         initial_provider: providers[0].clone(),
         ..SwitchObservation::default()
     };
     let wait = Duration::from_secs(2);
-    let switch_path = ctx.session_path("switchProvider", "/api/v1/sessions/{session_id}/switch-provider", &session_id);
+    let switch_path = ctx.session_path(
+        "switchProvider",
+        "/api/v1/sessions/{session_id}/switch-provider",
+        &session_id,
+    );
 
     for i in 0..2 {
         let id = format!("warmup-{i}");
@@ -103,7 +122,15 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
         // A text in flight while the switch happens: the switch is mid-stream.
         send_text(&mut conn, &mut obs, &format!("before-{i}")).await;
         let body = json!({"provider": providers[next], "preserve_context": true, "reason": "voice-audit mid-stream switch"});
-        let reply = ctx.call("POST", &switch_path, Some(&token), Body::Json(body), SCENARIO).await;
+        let reply = ctx
+            .call(
+                "POST",
+                &switch_path,
+                Some(&token),
+                Body::Json(body),
+                SCENARIO,
+            )
+            .await;
         let after = format!("after-{i}");
         obs.attempts.push(SwitchAttempt {
             from: providers[current].clone(),
@@ -121,42 +148,114 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
         wait_transcript(&mut conn, &after, wait).await;
     }
     // Let the tail of the stream arrive before judging it.
-    let expected_switches = obs.attempts.iter().filter(|a| a.status.is_some_and(|s| (200..300).contains(&s))).count();
+    let expected_switches = obs
+        .attempts
+        .iter()
+        .filter(|a| a.status.is_some_and(|s| (200..300).contains(&s)))
+        .count();
     settle(&mut conn, &obs.texts, expected_switches, wait).await;
 
     let session_path = ctx.session_path("getSession", "/api/v1/sessions/{session_id}", &session_id);
     let invalid = ctx
-        .call("POST", &switch_path, Some(&token), Body::Json(json!({"provider": "voice-audit-no-such-provider"})), SCENARIO)
+        .call(
+            "POST",
+            &switch_path,
+            Some(&token),
+            Body::Json(json!({"provider": "voice-audit-no-such-provider"})),
+            SCENARIO,
+        )
         .await;
     obs.invalid_provider = Some(invalid);
-    obs.after_invalid = ctx.call("GET", &session_path, Some(&token), Body::None, SCENARIO).await.json();
+    obs.after_invalid = ctx
+        .call("GET", &session_path, Some(&token), Body::None, SCENARIO)
+        .await
+        .json();
 
-    let failover_path = ctx.session_path("autoFailover", "/api/v1/sessions/{session_id}/auto-failover", &session_id);
-    obs.failover_unforced = Some(ctx.call("POST", &failover_path, Some(&token), Body::Json(json!({})), SCENARIO).await);
+    let failover_path = ctx.session_path(
+        "autoFailover",
+        "/api/v1/sessions/{session_id}/auto-failover",
+        &session_id,
+    );
+    obs.failover_unforced = Some(
+        ctx.call(
+            "POST",
+            &failover_path,
+            Some(&token),
+            Body::Json(json!({})),
+            SCENARIO,
+        )
+        .await,
+    );
     let forced = ctx
-        .call("POST", &failover_path, Some(&token), Body::Json(json!({"force": true, "reason": "voice-audit failover probe"})), SCENARIO)
+        .call(
+            "POST",
+            &failover_path,
+            Some(&token),
+            Body::Json(json!({"force": true, "reason": "voice-audit failover probe"})),
+            SCENARIO,
+        )
         .await;
-    let forced_switched = forced.json().and_then(|v| v.get("failover_triggered").and_then(Value::as_bool)).unwrap_or(false);
+    let forced_switched = forced
+        .json()
+        .and_then(|v| v.get("failover_triggered").and_then(Value::as_bool))
+        .unwrap_or(false);
     obs.failover_forced = Some(forced);
     if forced_switched {
         settle(&mut conn, &obs.texts, expected_switches + 1, wait).await;
     }
-    let status_path = ctx.session_path("switchStatus", "/api/v1/sessions/{session_id}/switch-status", &session_id);
-    obs.switch_status = ctx.call("GET", &status_path, Some(&token), Body::None, SCENARIO).await.json();
-    let history_path = ctx.session_path("switchHistory", "/api/v1/sessions/{session_id}/switch-history", &session_id);
-    obs.switch_history = ctx.call("GET", &history_path, Some(&token), Body::None, SCENARIO).await.json();
+    let status_path = ctx.session_path(
+        "switchStatus",
+        "/api/v1/sessions/{session_id}/switch-status",
+        &session_id,
+    );
+    obs.switch_status = ctx
+        .call("GET", &status_path, Some(&token), Body::None, SCENARIO)
+        .await
+        .json();
+    let history_path = ctx.session_path(
+        "switchHistory",
+        "/api/v1/sessions/{session_id}/switch-history",
+        &session_id,
+    );
+    obs.switch_history = ctx
+        .call("GET", &history_path, Some(&token), Body::None, SCENARIO)
+        .await
+        .json();
 
-    let session = ctx.call("GET", &session_path, Some(&token), Body::None, SCENARIO).await.json();
-    let provider_now = session.as_ref().and_then(|s| s.get("provider")).and_then(Value::as_str).unwrap_or("").to_string();
+    let session = ctx
+        .call("GET", &session_path, Some(&token), Body::None, SCENARIO)
+        .await
+        .json();
+    let provider_now = session
+        .as_ref()
+        .and_then(|s| s.get("provider"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     obs.session_before_end = session;
-    let list_path = format!("{}?provider={provider_now}&status=active&page_size=100", ctx.path("listSessions", "/api/v1/sessions"));
-    obs.filtered_list = ctx.call("GET", &list_path, Some(&token), Body::None, SCENARIO).await.json();
+    let list_path = format!(
+        "{}?provider={provider_now}&status=active&page_size=100",
+        ctx.path("listSessions", "/api/v1/sessions")
+    );
+    obs.filtered_list = ctx
+        .call("GET", &list_path, Some(&token), Body::None, SCENARIO)
+        .await
+        .json();
 
-    let end_path = ctx.session_path("endSession", "/api/v1/sessions/{session_id}/end", &session_id);
-    let end = ctx.call("POST", &end_path, Some(&token), Body::None, SCENARIO).await;
+    let end_path = ctx.session_path(
+        "endSession",
+        "/api/v1/sessions/{session_id}/end",
+        &session_id,
+    );
+    let end = ctx
+        .call("POST", &end_path, Some(&token), Body::None, SCENARIO)
+        .await;
     let ended = end.is_success();
     obs.end = Some(end);
-    obs.session_after_end = ctx.call("GET", &session_path, Some(&token), Body::None, SCENARIO).await.json();
+    obs.session_after_end = ctx
+        .call("GET", &session_path, Some(&token), Body::None, SCENARIO)
+        .await
+        .json();
     if ended {
         // The stream should deliver the final status and close.
         let deadline = Instant::now() + wait;
@@ -164,7 +263,10 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
     }
     obs.stream = conn.finish().await;
     if obs.attempts.iter().all(|a| a.status.is_none()) && !obs.attempts.is_empty() {
-        return Err(format!("no switch request got an answer (first: {})", obs.attempts[0].exchange_id));
+        return Err(format!(
+            "no switch request got an answer (first: {})",
+            obs.attempts[0].exchange_id
+        ));
     }
     Ok(obs)
 }
@@ -190,7 +292,10 @@ async fn settle(conn: &mut ws::WsConn, texts: &[String], switches: usize, wait: 
     loop {
         let log = &conn.record.messages;
         let count = |kind: &str| log.iter().filter(|m| m.kind() == Some(kind)).count();
-        if count("transcript") >= texts.len() && count("insight") >= texts.len() && count("provider_switched") >= switches {
+        if count("transcript") >= texts.len()
+            && count("insight") >= texts.len()
+            && count("provider_switched") >= switches
+        {
             return;
         }
         match conn.next(deadline).await {

@@ -117,21 +117,47 @@ pub async fn probe(ctx: &Ctx) -> WalkObservation {
         };
 
         if op.secured {
-            ctx.http.send(&op.method, &path, None, valid_body.clone(), Purpose::NoToken).await;
+            ctx.http
+                .send(
+                    &op.method,
+                    &path,
+                    None,
+                    valid_body.clone(),
+                    Purpose::NoToken,
+                )
+                .await;
         }
         if let Some(schema) = body_schema {
             for (_, invalid) in generator.invalid_variants(schema) {
                 ctx.http
-                    .send(&op.method, &path, token.as_deref(), Body::Json(invalid), Purpose::InvalidBody)
+                    .send(
+                        &op.method,
+                        &path,
+                        token.as_deref(),
+                        Body::Json(invalid),
+                        Purpose::InvalidBody,
+                    )
                     .await;
             }
             ctx.http
-                .send(&op.method, &path, token.as_deref(), Body::Raw("{\"unterminated\": ".to_string()), Purpose::MalformedJson)
+                .send(
+                    &op.method,
+                    &path,
+                    token.as_deref(),
+                    Body::Raw("{\"unterminated\": ".to_string()),
+                    Purpose::MalformedJson,
+                )
                 .await;
         }
         let reply = ctx
             .http
-            .send(&op.method, &path, token.as_deref(), valid_body, Purpose::Valid)
+            .send(
+                &op.method,
+                &path,
+                token.as_deref(),
+                valid_body,
+                Purpose::Valid,
+            )
             .await;
         if op.method == "POST"
             && !op.path.contains('{')
@@ -142,10 +168,23 @@ pub async fn probe(ctx: &Ctx) -> WalkObservation {
         }
     }
     // Framework-level errors must use the error format too.
-    ctx.call("GET", "/api/v1/voice-audit-no-such-route", Some(&ctx.user.access), Body::None, "unknown-route")
-        .await;
+    ctx.call(
+        "GET",
+        "/api/v1/voice-audit-no-such-route",
+        Some(&ctx.user.access),
+        Body::None,
+        "unknown-route",
+    )
+    .await;
     // The contract the deployment publishes about itself.
-    ctx.call("GET", "/openapi.json", None, Body::None, "published-contract").await;
+    ctx.call(
+        "GET",
+        "/openapi.json",
+        None,
+        Body::None,
+        "published-contract",
+    )
+    .await;
     observation
 }
 
@@ -155,13 +194,23 @@ async fn revoking_token(ctx: &Ctx, op: &Operation) -> Result<String, String> {
     let user_wide = op.path.contains("all") || op.operation_id.to_ascii_lowercase().contains("all");
     if user_wide {
         if !ctx.settings.allow_register {
-            return Err("revokes every token of the user; needs a throwaway user (registration disabled)".into());
+            return Err(
+                "revokes every token of the user; needs a throwaway user (registration disabled)"
+                    .into(),
+            );
         }
-        auth::register(&ctx.http, "walk-credentials").await.map(|c| c.access)
-    } else {
-        auth::login(&ctx.http, &ctx.user.email, &ctx.user.password, "walk-credentials")
+        auth::register(&ctx.http, "walk-credentials")
             .await
             .map(|c| c.access)
+    } else {
+        auth::login(
+            &ctx.http,
+            &ctx.user.email,
+            &ctx.user.password,
+            "walk-credentials",
+        )
+        .await
+        .map(|c| c.access)
     }
 }
 
@@ -175,7 +224,10 @@ fn concrete_path(
     let mut path = op.path.clone();
     while path.contains('{') {
         let id = resource?.get("id")?;
-        let id = id.as_str().map(str::to_string).unwrap_or_else(|| id.to_string());
+        let id = id
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| id.to_string());
         path = fill_path(&path, &id);
     }
     let query: Vec<String> = op
@@ -204,7 +256,9 @@ fn urlencode(s: &str) -> String {
 /// Known values for credential fields: sign-in operations get the audit user's credentials and
 /// refresh gets a refresh token of its own (registration keeps its unique generated values).
 async fn apply_fixtures(ctx: &Ctx, op: &Operation, body: &mut Value) {
-    let Some(obj) = body.as_object_mut() else { return };
+    let Some(obj) = body.as_object_mut() else {
+        return;
+    };
     if op.path.contains("register") || op.operation_id.eq_ignore_ascii_case("register") {
         return;
     }
@@ -215,7 +269,13 @@ async fn apply_fixtures(ctx: &Ctx, op: &Operation, body: &mut Value) {
         }
     }
     if obj.contains_key("refresh_token")
-        && let Ok(fresh) = auth::login(&ctx.http, &ctx.user.email, &ctx.user.password, "walk-credentials").await
+        && let Ok(fresh) = auth::login(
+            &ctx.http,
+            &ctx.user.email,
+            &ctx.user.password,
+            "walk-credentials",
+        )
+        .await
     {
         obj.insert("refresh_token".into(), Value::String(fresh.refresh));
     }
@@ -224,14 +284,24 @@ async fn apply_fixtures(ctx: &Ctx, op: &Operation, body: &mut Value) {
 /// An update should change something: enum fields that equal the resource's current value get
 /// another allowed value (switching to the provider already in use is not a switch).
 fn change_enums(body: &mut Value, resource: &Value, schema: &Value, doc: &Value) {
-    let Some(obj) = body.as_object_mut() else { return };
-    let schema = crate::contract::openapi::resolve(doc, schema).map(|(_, s)| s).unwrap_or(schema);
-    let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
+    let Some(obj) = body.as_object_mut() else {
+        return;
+    };
+    let schema = crate::contract::openapi::resolve(doc, schema)
+        .map(|(_, s)| s)
+        .unwrap_or(schema);
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
     for (name, value) in obj.iter_mut() {
         if resource.get(name) != Some(value) {
             continue;
         }
-        let prop = props.get(name).map(|p| crate::contract::openapi::resolve(doc, p).map(|(_, s)| s).unwrap_or(p));
+        let prop = props.get(name).map(|p| {
+            crate::contract::openapi::resolve(doc, p)
+                .map(|(_, s)| s)
+                .unwrap_or(p)
+        });
         if let Some(alternative) = prop
             .and_then(|p| p.get("enum"))
             .and_then(Value::as_array)

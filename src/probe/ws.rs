@@ -87,25 +87,49 @@ pub async fn connect(
     timeout: Duration,
 ) -> Result<(WsConn, Duration), Refused> {
     super::client::install_crypto();
-    let refused = |message: String| Refused { status: None, message };
-    let mut request = url.into_client_request().map_err(|e| refused(e.to_string()))?;
+    let refused = |message: String| Refused {
+        status: None,
+        message,
+    };
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| refused(e.to_string()))?;
     if let Some(t) = token {
-        let value = format!("Bearer {t}").parse().map_err(|_| refused("token is not a valid header value".into()))?;
+        let value = format!("Bearer {t}")
+            .parse()
+            .map_err(|_| refused("token is not a valid header value".into()))?;
         request.headers_mut().insert("authorization", value);
     }
-    let id = format!("ws-{:03}", COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+    let id = format!(
+        "ws-{:03}",
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+    );
     let start = Instant::now();
-    let attempt = tokio::time::timeout(timeout, tokio_tungstenite::connect_async_with_config(request, None, true)).await;
+    let attempt = tokio::time::timeout(
+        timeout,
+        tokio_tungstenite::connect_async_with_config(request, None, true),
+    )
+    .await;
     let elapsed = start.elapsed();
     let redacted_url = log.redactor.url(url);
     match attempt {
         Err(_) => {
-            log.ws(&id, probe, "refused", &format!("{redacted_url}: handshake timed out"));
+            log.ws(
+                &id,
+                probe,
+                "refused",
+                &format!("{redacted_url}: handshake timed out"),
+            );
             Err(refused(format!("handshake timed out after {timeout:?}")))
         }
         Ok(Err(WsError::Http(response))) => {
             let status = response.status().as_u16();
-            log.ws(&id, probe, "refused", &format!("{redacted_url}: HTTP {status}"));
+            log.ws(
+                &id,
+                probe,
+                "refused",
+                &format!("{redacted_url}: HTTP {status}"),
+            );
             Err(Refused {
                 status: Some(status),
                 message: format!("HTTP {status}"),
@@ -116,7 +140,12 @@ pub async fn connect(
             Err(refused(e.to_string()))
         }
         Ok(Ok((stream, _))) => {
-            log.ws(&id, probe, "open", &format!("{redacted_url} ({:.1} ms)", elapsed.as_secs_f64() * 1000.0));
+            log.ws(
+                &id,
+                probe,
+                "open",
+                &format!("{redacted_url} ({:.1} ms)", elapsed.as_secs_f64() * 1000.0),
+            );
             Ok((
                 WsConn {
                     stream,
@@ -148,8 +177,12 @@ impl WsConn {
     }
 
     pub async fn send_text(&mut self, text: &str) -> Result<(), String> {
-        self.log.ws(&self.record.connection, &self.record.probe, "sent", text);
-        self.stream.send(Message::text(text)).await.map_err(|e| e.to_string())
+        self.log
+            .ws(&self.record.connection, &self.record.probe, "sent", text);
+        self.stream
+            .send(Message::text(text))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The next data message or close before `deadline`; every message is recorded.
@@ -169,8 +202,12 @@ impl WsConn {
             let message = match item {
                 Err(_) => return Next::Timeout,
                 Ok(None) => return self.mark_closed(None),
-                Ok(Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed))) => return self.mark_closed(None),
-                Ok(Some(Err(WsError::Protocol(_) | WsError::Io(_)))) => return self.mark_closed(None),
+                Ok(Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed))) => {
+                    return self.mark_closed(None);
+                }
+                Ok(Some(Err(WsError::Protocol(_) | WsError::Io(_)))) => {
+                    return self.mark_closed(None);
+                }
                 Ok(Some(Err(e))) => return Next::Failed(e.to_string()),
                 Ok(Some(Ok(m))) => m,
             };
@@ -184,7 +221,12 @@ impl WsConn {
                 }
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             };
-            self.log.ws(&self.record.connection, &self.record.probe, "received", &raw);
+            self.log.ws(
+                &self.record.connection,
+                &self.record.probe,
+                "received",
+                &raw,
+            );
             let received = Received {
                 at,
                 value: serde_json::from_str(&raw).ok(),
@@ -198,13 +240,23 @@ impl WsConn {
     fn mark_closed(&mut self, code: Option<u16>) -> Next {
         self.closed = true;
         self.record.close_code = code;
-        let text = code.map_or("closed without a close frame".to_string(), |c| format!("closed with code {c}"));
-        self.log.ws(&self.record.connection, &self.record.probe, "close", &text);
-        Next::Closed { code, at: Instant::now() }
+        let text = code.map_or("closed without a close frame".to_string(), |c| {
+            format!("closed with code {c}")
+        });
+        self.log
+            .ws(&self.record.connection, &self.record.probe, "close", &text);
+        Next::Closed {
+            code,
+            at: Instant::now(),
+        }
     }
 
     /// Waits for the first message satisfying `pred`; other messages are recorded and skipped.
-    pub async fn wait_for(&mut self, deadline: Instant, pred: impl Fn(&Received) -> bool) -> Option<Received> {
+    pub async fn wait_for(
+        &mut self,
+        deadline: Instant,
+        pred: impl Fn(&Received) -> bool,
+    ) -> Option<Received> {
         loop {
             match self.next(deadline).await {
                 Next::Message(m) if pred(&m) => return Some(m),

@@ -20,7 +20,10 @@ impl Server {
 
 pub async fn server(faults: &[&str]) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database = format!("sqlite://{}?mode=rwc", dir.path().join("server.db").display());
+    let database = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("server.db").display()
+    );
     let faults = Faults::from_names(faults).expect("known faults");
     let app = Application::build(Settings::ephemeral(database).with_faults(faults))
         .await
@@ -63,7 +66,11 @@ pub async fn audit_with_faults(faults: &[&str]) -> AuditReport {
 }
 
 pub fn check<'a>(report: &'a AuditReport, id: &str) -> &'a CheckResult {
-    report.checks.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no check {id}"))
+    report
+        .checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no check {id}"))
 }
 
 pub fn failing(report: &AuditReport) -> Vec<String> {

@@ -198,7 +198,7 @@ pub async fn get_one(
         && let Some(obj) = body.as_object_mut()
     {
         obj.remove("updated_at");
-        let count = session.context.messages.len().to_string();
+        let count = session.context.message_count.to_string();
         obj.insert("message_count".into(), Value::from(count));
     }
     Ok(Json(body))

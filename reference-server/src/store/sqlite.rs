@@ -50,9 +50,17 @@ fn user_from_row(row: &SqliteRow) -> Result<UserRow, StoreError> {
     })
 }
 
-/// The columns of a [`SessionRow`]: never the retired `context` document.
-const SESSION_COLUMNS: &str = "id, user_id, provider, status, metadata, config, message_count, \
-     sentiment, created_at, updated_at, ended_at";
+/// `SELECT` of the columns of a [`SessionRow`] (never the retired `context` document),
+/// followed by `$rest`; a macro so that the SQL stays a static string.
+macro_rules! select_sessions {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, user_id, provider, status, metadata, config, message_count, sentiment, \
+             created_at, updated_at, ended_at FROM sessions ",
+            $rest
+        )
+    };
+}
 
 fn session_from_row(row: &SqliteRow) -> Result<SessionRow, StoreError> {
     Ok(SessionRow {
@@ -313,7 +321,7 @@ impl Store {
 
     /// The session with this id, whoever owns it.
     pub async fn session(&self, id: Uuid) -> Result<Option<SessionRow>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"))
+        let row = sqlx::query(select_sessions!("WHERE id = ?"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -325,8 +333,8 @@ impl Store {
         &self,
         user_id: Uuid,
     ) -> Result<Option<SessionRow>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id <> ? ORDER BY rowid DESC LIMIT 1"
+        let row = sqlx::query(select_sessions!(
+            "WHERE user_id <> ? ORDER BY rowid DESC LIMIT 1"
         ))
         .bind(user_id.to_string())
         .fetch_optional(&self.pool)
@@ -340,8 +348,8 @@ impl Store {
         user_id: Uuid,
         filter: &SessionFilter,
     ) -> Result<(Vec<SessionRow>, i64), StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2) \
+        let rows = sqlx::query(select_sessions!(
+            "WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2) \
              AND (?3 IS NULL OR provider = ?3) ORDER BY rowid DESC LIMIT ?4 OFFSET ?5"
         ))
         .bind(user_id.to_string())
@@ -471,11 +479,11 @@ impl Store {
         let id = s.id.to_string();
         let mut tx = self.pool.begin().await?;
         if reset_context {
-            for table in ["session_messages", "session_insights"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE session_id = ?"))
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
+            for sql in [
+                "DELETE FROM session_messages WHERE session_id = ?",
+                "DELETE FROM session_insights WHERE session_id = ?",
+            ] {
+                sqlx::query(sql).bind(&id).execute(&mut *tx).await?;
             }
         }
         sqlx::query(

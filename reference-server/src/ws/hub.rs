@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::conversation::LiveSession;
+
 /// One published session event.
 #[derive(Debug)]
 pub struct HubEvent {
@@ -53,8 +55,10 @@ pub struct SessionHub {
     capacity: usize,
     inner: Mutex<Inner>,
     tx: broadcast::Sender<HubMessage>,
-    /// Serializes changes to the session (text processing, switches, end).
-    pub ops: tokio::sync::Mutex<()>,
+    /// Serializes changes to the session (text processing, switches, end) and guards the
+    /// write-through copy of its small mutable state (`None` until first loaded from the
+    /// database, which stays the source of truth).
+    pub ops: tokio::sync::Mutex<Option<LiveSession>>,
     switching: AtomicBool,
 }
 
@@ -91,7 +95,7 @@ impl SessionHub {
             capacity,
             inner: Mutex::new(Inner::default()),
             tx,
-            ops: tokio::sync::Mutex::new(()),
+            ops: tokio::sync::Mutex::new(None),
             switching: AtomicBool::new(false),
         }
     }

@@ -14,6 +14,8 @@ use voice_reference_server::{AppState, Faults, Settings, app};
 pub struct TestApp {
     pub state: AppState,
     pub router: Router,
+    /// The app's database, for tests that look behind the store.
+    pub database_url: String,
     _dir: TempDir,
 }
 
@@ -69,6 +71,7 @@ impl TestApp {
         tweak(&mut settings);
         let state = AppState::new(&settings).await.unwrap();
         TestApp {
+            database_url: settings.database_url.clone(),
             router: app(state.clone()),
             state,
             _dir: dir,

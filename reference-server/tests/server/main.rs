@@ -5,4 +5,5 @@ mod auth;
 mod common;
 mod faults;
 mod sessions;
+mod store;
 mod ws;

@@ -213,6 +213,7 @@ async fn switching_carries_context_and_records_history() {
         )
         .await;
     assert_eq!(reset.body["context_preserved"], 0);
+    assert!(app.state.store.messages(sid).await.unwrap().is_empty());
     assert_eq!(
         app.get(&format!("/api/v1/sessions/{id}"), Some(&token))
             .await
