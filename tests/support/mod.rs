@@ -41,7 +41,7 @@ pub fn quick() -> ProbeSettings {
         allow_register: true,
         timeout: Duration::from_secs(3),
         latency_samples: 8,
-        throughput_messages: 60,
+        throughput_messages: 200,
     }
 }
 
