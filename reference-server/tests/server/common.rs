@@ -159,3 +159,10 @@ impl TestApp {
         reply.body["session"]["id"].as_str().unwrap().to_owned()
     }
 }
+
+/// A reqwest client for the end-to-end tests. In a workspace build reqwest's features are
+/// unified with voice-audit's (`rustls-no-provider`), so a crypto provider must be chosen first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

@@ -30,7 +30,7 @@ impl Server {
         assert_ne!(app.port(), 0);
         Server {
             handle: app.spawn(),
-            http: reqwest::Client::new(),
+            http: crate::common::http_client(),
             _dir: dir,
         }
     }
@@ -231,7 +231,7 @@ async fn resume_unavailable_when_evicted() {
     settings.replay_buffer = 2;
     let server = Server {
         handle: Application::build(settings).await.unwrap().spawn(),
-        http: reqwest::Client::new(),
+        http: crate::common::http_client(),
         _dir: dir,
     };
     let (token, url) = server.user_and_session("a@example.com").await;
@@ -320,7 +320,7 @@ async fn idle_sockets_are_closed_with_4008() {
     settings.ws_idle_timeout = Duration::from_millis(300);
     let server = Server {
         handle: Application::build(settings).await.unwrap().spawn(),
-        http: reqwest::Client::new(),
+        http: crate::common::http_client(),
         _dir: dir,
     };
     let (token, url) = server.user_and_session("a@example.com").await;
