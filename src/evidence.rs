@@ -207,11 +207,6 @@ struct Inner {
 }
 
 impl EvidenceLog {
-    pub fn next_id(&self) -> String {
-        let n = self.inner.lock().map(|i| i.exchanges.len()).unwrap_or(0);
-        format!("http-{:04}", n + 1)
-    }
-
     /// Stores an exchange (already redacted by the client) and returns its id.
     pub fn push(&self, mut exchange: Exchange) -> String {
         if let Ok(mut inner) = self.inner.lock() {

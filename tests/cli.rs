@@ -8,34 +8,37 @@ fn voice_audit() -> Command {
     Command::new(env!("CARGO_BIN_EXE_voice-audit"))
 }
 
-fn quick_flags(cmd: &mut Command) -> &mut Command {
-    cmd.args(["--switches", "5", "--timeout", "3", "--quiet"])
+/// Runs `voice-audit run` against a fresh reference server with `faults`; returns the process
+/// output and the report folder.
+async fn run_against(faults: &[&str], extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
+    let server = support::server(faults).await;
+    let out = tempfile::tempdir().expect("out");
+    let mut cmd = voice_audit();
+    cmd.args([
+        "run",
+        "--target",
+        &server.url(),
+        "--switches",
+        "5",
+        "--timeout",
+        "3",
+        "--out",
+    ])
+    .arg(out.path())
+    .args(extra);
+    let _turn = support::turn().await;
+    let output = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("joined");
+    (output, out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_against_a_separate_server_passes_the_gate_and_writes_every_report() {
-    let server = support::server(&[]).await;
-    let out = tempfile::tempdir().expect("out");
-    let url = server.url();
-    let out_path = out.path().to_path_buf();
-    let _turn = support::turn().await;
-    let output = tokio::task::spawn_blocking(move || {
-        quick_flags(
-            voice_audit()
-                .args(["run", "--target", &url, "--fail-under", "100", "--out"])
-                .arg(&out_path),
-        )
-        .output()
-        .expect("runs")
-    })
-    .await
-    .expect("joined");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (output, out) = run_against(&[], &["--fail-under", "100"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
     for file in [
         "report.md",
         "results.json",
@@ -47,35 +50,27 @@ async fn run_against_a_separate_server_passes_the_gate_and_writes_every_report()
     }
     let md = std::fs::read_to_string(out.path().join("report.md")).expect("md");
     assert!(md.contains("Score: 100/100"));
+    assert!(
+        stdout.contains("Score: 100/100"),
+        "summary table printed: {stdout}"
+    );
+    assert!(
+        stderr.contains("switching providers"),
+        "progress shown: {stderr}"
+    );
+    assert!(
+        !stdout.contains("eyJ") && !stderr.contains("eyJ"),
+        "a token reached the terminal"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_deployment_fails_the_gate_with_exit_1() {
-    let server = support::server(&["no-revocation"]).await;
-    let out = tempfile::tempdir().expect("out");
-    let url = server.url();
-    let out_path = out.path().to_path_buf();
-    let _turn = support::turn().await;
-    let output = tokio::task::spawn_blocking(move || {
-        quick_flags(
-            voice_audit()
-                .args([
-                    "run",
-                    "--target",
-                    &url,
-                    "--fail-under",
-                    "100",
-                    "--format",
-                    "json",
-                    "--out",
-                ])
-                .arg(&out_path),
-        )
-        .output()
-        .expect("runs")
-    })
-    .await
-    .expect("joined");
+    let (output, out) = run_against(
+        &["no-revocation"],
+        &["--fail-under", "100", "--format", "json", "--quiet"],
+    )
+    .await;
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("gate failed"));
     let results: voice_audit::model::AuditReport = serde_json::from_str(

@@ -6,7 +6,7 @@
 //! the transcripts sequenced before its `provider_switched` event.
 
 use super::Finding;
-use crate::probe::switch::SwitchObservation;
+use crate::probe::switch::{SwitchAttempt, SwitchObservation};
 use crate::probe::ws::Received;
 use serde_json::Value;
 
@@ -59,6 +59,21 @@ fn ok(a: &crate::probe::switch::SwitchAttempt) -> bool {
             == Some(true)
 }
 
+fn reported_context(a: &SwitchAttempt) -> Option<Value> {
+    a.response.as_ref()?.get("context_preserved").cloned()
+}
+
+/// Successful switches paired, in order, with the `provider_switched` event announcing each.
+fn paired(obs: &SwitchObservation) -> Vec<(&SwitchAttempt, Option<&Received>)> {
+    let events = switched_events(obs);
+    obs.attempts
+        .iter()
+        .filter(|a| ok(a))
+        .enumerate()
+        .map(|(i, a)| (a, events.get(i).copied()))
+        .collect()
+}
+
 fn switched_events(obs: &SwitchObservation) -> Vec<&Received> {
     obs.events()
         .iter()
@@ -108,17 +123,12 @@ fn success_rate(obs: &SwitchObservation) -> Finding {
 
 /// For the n-th successful switch: transcripts before its event vs. `context_preserved`.
 fn context_preserved(obs: &SwitchObservation) -> Finding {
-    let events = switched_events(obs);
-    let successful: Vec<_> = obs.attempts.iter().filter(|a| ok(a)).collect();
+    let successful = paired(obs);
     let mut details = Vec::new();
     let mut passed = 0;
-    for (i, a) in successful.iter().enumerate() {
-        let reported = a
-            .response
-            .as_ref()
-            .and_then(|r| r.get("context_preserved"))
-            .and_then(Value::as_u64);
-        let Some(event) = events.get(i) else {
+    for (a, event) in &successful {
+        let reported = reported_context(a).and_then(|v| v.as_u64());
+        let Some(event) = event else {
             details.push(format!(
                 "switch {} → {} ({}): no provider_switched event to place it in the stream",
                 a.from, a.to, a.exchange_id
@@ -216,17 +226,12 @@ fn no_message_loss(obs: &SwitchObservation) -> Finding {
 }
 
 fn announced(obs: &SwitchObservation) -> Finding {
-    let events = switched_events(obs);
-    let successful: Vec<_> = obs.attempts.iter().filter(|a| ok(a)).collect();
+    let successful = paired(obs);
     let mut details = Vec::new();
     let mut passed = 0;
-    for (i, a) in successful.iter().enumerate() {
-        let reported = a
-            .response
-            .as_ref()
-            .and_then(|r| r.get("context_preserved"))
-            .cloned();
-        match events.get(i) {
+    for (a, event) in &successful {
+        let reported = reported_context(a);
+        match event {
             Some(e)
                 if e.field("from_provider").and_then(Value::as_str) == Some(a.from.as_str())
                     && e.field("to_provider").and_then(Value::as_str) == Some(a.to.as_str())
