@@ -42,20 +42,49 @@ macro_rules! fault_tests {
 
 fault_tests! {
     missing_endpoint_fails_implementation: "missing-switch-history" => ["contract.operations_implemented"];
-    schema_drift_fails_response_schema: "schema-drift" => ["contract.response_schema"];
-    crash_on_invalid_input_fails_input_validation: "invalid-input-500" => ["contract.invalid_input_rejected"];
+    schema_drift_fails_response_schema_and_read_back: "schema-drift" => ["contract.response_schema", "state.persistence_readback"];
+    crash_on_invalid_input_fails_input_validation: "invalid-input-500" => ["contract.invalid_input_rejected", "errors.invalid_provider"];
     accepted_garbage_fails_input_validation: "invalid-input-accepted" => ["contract.invalid_input_rejected"];
+    stale_published_contract_fails_version_compat: "stale-published-contract" => ["contract.version_compat"];
     unauthenticated_listing_fails_auth_enforcement: "no-auth-on-list" => ["auth.enforced"];
     plain_text_errors_fail_the_error_format: "plain-errors" => ["errors.problem_json"];
+    reusable_refresh_tokens_fail_the_lifecycle: "refresh-reuse-accepted" => ["auth.token_lifecycle"];
     missing_pong_fails_heartbeat: "no-pong" => ["ws.heartbeat"];
+    slow_upgrade_loses_connect_credit: "slow-upgrade" => ["ws.connect_time"];
     reused_seq_fails_ordering: "seq-disorder" => ["ws.ordering"];
     bad_event_fails_event_schema: "bad-event-schema" => ["ws.event_schema"];
     closing_on_malformed_frames_fails_malformed_handling: "malformed-closes" => ["ws.malformed_handling"];
-    ignored_resume_fails_resume: "no-resume" => ["ws.resume_no_loss"];
+    ignored_resume_fails_resume_and_reconnect: "no-resume" => ["ws.resume_no_loss", "ws.reconnect_time"];
     slow_switch_loses_latency_credit: "slow-switch" => ["switch.latency"];
+    flaky_switch_fails_success_rate: "flaky-switch" => ["switch.success_rate"];
+    stale_provider_fails_mid_call: "stale-provider" => ["switch.mid_call"];
+    silent_switch_fails_announcement: "silent-switch" => ["switch.announced"];
+    dropped_events_fail_no_loss: "drop-events" => ["switch.no_message_loss"];
+    noop_failover_fails_auto_failover: "failover-noop" => ["switch.auto_failover"];
     dropped_context_fails_context_preservation: "drop-context" => ["switch.context_preserved"];
     missing_revocation_fails_rest_and_ws_revocation: "no-revocation" => ["auth.revocation_rest", "auth.revocation_ws"];
     open_sockets_after_logout_fail_ws_revocation: "ws-ignores-revocation" => ["auth.revocation_ws"];
     leaked_sessions_fail_isolation: "cross-user-leak" => ["auth.cross_user_isolation"];
-    slow_events_lose_latency_credit: "slow-events" => ["ws.event_latency"];
+    slow_events_lose_latency_and_throughput_credit: "slow-events" => ["ws.event_latency", "ws.throughput"];
+}
+
+/// Every assessed check of the profile is named above with a fault that breaks it: none can
+/// pass by construction.
+#[test]
+fn every_assessed_check_has_a_fault_that_fails_it() {
+    let source = include_str!("faults.rs");
+    let profile = voice_audit::profile::Profile::bundled().expect("profile");
+    let missing: Vec<String> = profile
+        .checks()
+        .filter(|(_, c)| c.not_assessed.is_none())
+        .map(|(_, c)| c.id.clone())
+        .filter(|id| {
+            !source.contains(&format!("\"{id}\"]")) && !source.contains(&format!("\"{id}\","))
+        })
+        .collect();
+    assert_eq!(
+        missing,
+        Vec::<String>::new(),
+        "checks without a failing test"
+    );
 }

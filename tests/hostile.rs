@@ -37,7 +37,9 @@ async fn a_server_that_fails_everything_scores_low_without_a_panic() {
         "contract.operations_implemented",
         "contract.response_schema",
         "contract.invalid_input_rejected",
+        "contract.version_compat",
         "errors.problem_json",
+        "auth.token_lifecycle",
     ] {
         assert_eq!(support::check(r, id).status, Status::Fail, "{id}");
     }

@@ -63,7 +63,9 @@ pub struct Cli {
             "VOICE_INJECT_FAULTS takes a comma list. Names: missing-switch-history, schema-drift, ",
             "invalid-input-500, invalid-input-accepted, no-auth-on-list, plain-errors, no-pong, ",
             "seq-disorder, bad-event-schema, malformed-closes, no-resume, slow-switch, drop-context, ",
-            "no-revocation, ws-ignores-revocation, cross-user-leak, slow-events"
+            "no-revocation, ws-ignores-revocation, cross-user-leak, slow-events, ",
+            "refresh-reuse-accepted, stale-published-contract, flaky-switch, stale-provider, ",
+            "silent-switch, drop-events, failover-noop, slow-upgrade"
         )
     )]
     pub inject_fault: Vec<String>,
@@ -83,5 +85,21 @@ impl Cli {
             faults: Faults::from_names(&self.inject_fault)?,
             ..Settings::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn help_lists_every_fault() {
+        let mut command = Cli::command();
+        let help = command.render_long_help().to_string();
+        for name in Faults::NAMES {
+            assert!(help.contains(name), "--help does not list {name}");
+        }
     }
 }

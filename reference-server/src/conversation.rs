@@ -174,7 +174,9 @@ pub async fn switch_provider(
         "reason".into(),
         request.reason.map_or(Value::Null, Value::from),
     );
-    hub.publish("provider_switched", fields);
+    if !state.faults.silent_switch {
+        hub.publish("provider_switched", fields);
+    }
     Ok(SwitchResult::from(&record))
 }
 
@@ -246,15 +248,26 @@ pub async fn process_text(
     if live.status != "active" {
         return Err(TextError::Inactive);
     }
+    let mut provider_name = live.provider.clone();
+    if state.faults.stale_provider {
+        let history = state
+            .store
+            .switch_history(session_id)
+            .await
+            .map_err(AppError::from)?;
+        if let Some(last) = history.last() {
+            provider_name = last.from_provider.clone();
+        }
+    }
     let provider = state
         .providers
-        .get(&live.provider)
-        .ok_or_else(|| AppError::Internal(format!("unknown provider {}", live.provider)))?;
+        .get(&provider_name)
+        .ok_or_else(|| AppError::Internal(format!("unknown provider {provider_name}")))?;
     let output = provider.process_text(&live.context, text).await?;
     let message = ContextMessage {
         speaker: output.speaker.clone(),
         text: output.transcript.clone(),
-        provider: live.provider.clone(),
+        provider: provider_name.clone(),
         message_id: message_id.clone(),
         at: now(),
     };
@@ -262,7 +275,7 @@ pub async fn process_text(
         insight_type: output.insight_type.clone(),
         content: output.insight.clone(),
         confidence: output.confidence,
-        provider: live.provider.clone(),
+        provider: provider_name.clone(),
     };
     let next = Context {
         message_count: live.context.message_count + 1,
@@ -279,7 +292,6 @@ pub async fn process_text(
         return Err(AppError::from(e).into());
     }
     live.context = next;
-    let provider_name = live.provider.clone();
 
     if state.faults.slow_events {
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -293,7 +305,11 @@ pub async fn process_text(
         "message_id".into(),
         message_id.map_or(Value::Null, Value::from),
     );
-    hub.publish("transcript", transcript);
+    if state.faults.drop_events && hub.is_fifth_transcript() {
+        hub.skip_seq();
+    } else {
+        hub.publish("transcript", transcript);
+    }
 
     let mut insight = Map::new();
     insight.insert("provider".into(), provider_name.into());

@@ -43,6 +43,29 @@ pub struct Faults {
     pub cross_user_leak: bool,
     /// `slow-events`: transcript/insight events are delayed 250 ms.
     pub slow_events: bool,
+    /// `refresh-reuse-accepted`: refresh tokens are not single-use: a consumed one is accepted again
+    /// (a new pair is issued) and revokes nothing.
+    pub refresh_reuse_accepted: bool,
+    /// `stale-published-contract`: GET /openapi.json serves the contract with `info.version`
+    /// "0.9.0" and without the switch-history path (the route itself still works).
+    pub stale_published_contract: bool,
+    /// `flaky-switch`: every 3rd switch-provider request of the process (3rd, 6th, …) answers
+    /// 503 without switching.
+    pub flaky_switch: bool,
+    /// `stale-provider`: after a switch, `text` is still answered by the previous provider
+    /// (transcript/insight `provider` names it); REST state, history and switch events are right.
+    pub stale_provider: bool,
+    /// `silent-switch`: switch-provider and auto-failover switch but publish no
+    /// `provider_switched` event.
+    pub silent_switch: bool,
+    /// `drop-events`: every 5th transcript event of a session is never delivered, but consumes
+    /// its seq (clients see a gap); the message is still stored.
+    pub drop_events: bool,
+    /// `failover-noop`: auto-failover with `force: true` answers 200 with
+    /// `failover_triggered: false`, `switch: null` and does nothing.
+    pub failover_noop: bool,
+    /// `slow-upgrade`: the WebSocket upgrade sleeps 700 ms before accepting.
+    pub slow_upgrade: bool,
 }
 
 /// A fault name that is not one of [`Faults::NAMES`].
@@ -55,7 +78,7 @@ pub struct UnknownFault {
 
 impl Faults {
     /// Every valid fault name, in the order of the fields.
-    pub const NAMES: [&'static str; 17] = [
+    pub const NAMES: [&'static str; 25] = [
         "missing-switch-history",
         "schema-drift",
         "invalid-input-500",
@@ -73,6 +96,14 @@ impl Faults {
         "ws-ignores-revocation",
         "cross-user-leak",
         "slow-events",
+        "refresh-reuse-accepted",
+        "stale-published-contract",
+        "flaky-switch",
+        "stale-provider",
+        "silent-switch",
+        "drop-events",
+        "failover-noop",
+        "slow-upgrade",
     ];
 
     fn flag_mut(&mut self, name: &str) -> Option<&mut bool> {
@@ -94,6 +125,14 @@ impl Faults {
             "ws-ignores-revocation" => &mut self.ws_ignores_revocation,
             "cross-user-leak" => &mut self.cross_user_leak,
             "slow-events" => &mut self.slow_events,
+            "refresh-reuse-accepted" => &mut self.refresh_reuse_accepted,
+            "stale-published-contract" => &mut self.stale_published_contract,
+            "flaky-switch" => &mut self.flaky_switch,
+            "stale-provider" => &mut self.stale_provider,
+            "silent-switch" => &mut self.silent_switch,
+            "drop-events" => &mut self.drop_events,
+            "failover-noop" => &mut self.failover_noop,
+            "slow-upgrade" => &mut self.slow_upgrade,
             _ => return None,
         })
     }

@@ -182,7 +182,9 @@ pub async fn refresh(
     if row.revoked || row.expires_at < chrono::Utc::now().timestamp() {
         return Err(invalid());
     }
-    if row.used || !state.store.consume_refresh_token(&hash).await? {
+    if state.faults.refresh_reuse_accepted {
+        state.store.consume_refresh_token(&hash).await?;
+    } else if row.used || !state.store.consume_refresh_token(&hash).await? {
         tracing::warn!(user_id = %row.user_id, family = %row.family, "refresh token reuse: revoking every token of the user");
         state.revocations.revoke_user(row.user_id).await?;
         return Err(AppError::Unauthorized(

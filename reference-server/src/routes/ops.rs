@@ -33,5 +33,12 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppErro
 
 /// `GET /openapi.json`.
 pub async fn contract(State(state): State<AppState>) -> Json<Value> {
-    Json(state.contract.as_ref().clone())
+    let mut contract = state.contract.as_ref().clone();
+    if state.faults.stale_published_contract {
+        contract["info"]["version"] = Value::from("0.9.0");
+        if let Some(paths) = contract.get_mut("paths").and_then(Value::as_object_mut) {
+            paths.remove("/api/v1/sessions/{session_id}/switch-history");
+        }
+    }
+    Json(contract)
 }

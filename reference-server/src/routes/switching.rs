@@ -1,5 +1,6 @@
 //! Provider switching: switch-provider, switch-status, auto-failover, switch-history.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Json;
@@ -62,6 +63,9 @@ impl Validate for AutoFailoverRequest {
     }
 }
 
+/// Switch-provider requests seen under the `flaky-switch` fault, process-wide.
+static FLAKY_SWITCHES: AtomicU64 = AtomicU64::new(0);
+
 /// `POST /api/v1/sessions/{id}/switch-provider`.
 pub async fn switch_provider(
     State(state): State<AppState>,
@@ -71,6 +75,11 @@ pub async fn switch_provider(
 ) -> Result<Json<SwitchResult>, AppError> {
     if state.faults.slow_switch {
         tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    if state.faults.flaky_switch && FLAKY_SWITCHES.fetch_add(1, Ordering::Relaxed) % 3 == 2 {
+        return Err(AppError::Unavailable(
+            "the provider switch is temporarily unavailable".into(),
+        ));
     }
     let request = SwitchRequest {
         to: req.provider,
@@ -118,6 +127,9 @@ pub async fn auto_failover(
             json!({ "session_id": id, "failover_triggered": false, "reason": reason, "switch": null }),
         )
     };
+    if req.force && state.faults.failover_noop {
+        return Ok(no_switch("failover is not needed".into()));
+    }
     if current_healthy && !req.force {
         return Ok(no_switch(format!(
             "current provider {} is healthy",

@@ -2,7 +2,7 @@
 //! every connection of the session and keeps a bounded replay buffer for `resume`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
@@ -60,6 +60,8 @@ pub struct SessionHub {
     /// database, which stays the source of truth).
     pub ops: tokio::sync::Mutex<Option<LiveSession>>,
     switching: AtomicBool,
+    /// Transcripts counted under the `drop-events` fault.
+    dropped_transcripts: AtomicU64,
 }
 
 /// A connection's starting point.
@@ -97,6 +99,7 @@ impl SessionHub {
             tx,
             ops: tokio::sync::Mutex::new(None),
             switching: AtomicBool::new(false),
+            dropped_transcripts: AtomicU64::new(0),
         }
     }
 
@@ -145,6 +148,18 @@ impl SessionHub {
     /// Publishes reusing the last seq (only for the `seq-disorder` fault).
     pub fn publish_reusing_seq(&self, kind: &str, fields: Map<String, Value>) -> Arc<HubEvent> {
         self.push(kind, fields, false)
+    }
+
+    /// Consumes the next seq without delivering or buffering anything (only for the
+    /// `drop-events` fault).
+    pub fn skip_seq(&self) {
+        self.lock().last_seq += 1;
+    }
+
+    /// Counts a transcript and tells whether it is a 5th one of the session (only for the
+    /// `drop-events` fault).
+    pub fn is_fifth_transcript(&self) -> bool {
+        self.dropped_transcripts.fetch_add(1, Ordering::Relaxed) % 5 == 4
     }
 
     /// Tells every connection to close.

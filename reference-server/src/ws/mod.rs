@@ -42,6 +42,9 @@ pub async fn upgrade(
     let upgrade =
         upgrade.map_err(|e| AppError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let ended = session.status != "active";
+    if state.faults.slow_upgrade {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    }
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| connection::run(socket, state, session_id, auth.claims, ended))

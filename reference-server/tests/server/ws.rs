@@ -13,16 +13,16 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 use voice_reference_server::{Application, Faults, ServerHandle};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-struct Server {
-    handle: ServerHandle,
-    http: reqwest::Client,
+pub(crate) struct Server {
+    pub(crate) handle: ServerHandle,
+    pub(crate) http: reqwest::Client,
     _dir: TempDir,
 }
 
 impl Server {
-    async fn start(faults: &[&str]) -> Server {
+    pub(crate) async fn start(faults: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let settings =
             crate::common::settings(&dir).with_faults(Faults::from_names(faults).unwrap());
@@ -35,7 +35,7 @@ impl Server {
         }
     }
 
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
         let mut req = self
             .http
             .post(format!("{}{path}", self.handle.base_url()))
@@ -48,8 +48,20 @@ impl Server {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    pub(crate) async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.handle.base_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
     /// A user token and a session (with its websocket_url).
-    async fn user_and_session(&self, email: &str) -> (String, String) {
+    pub(crate) async fn user_and_session(&self, email: &str) -> (String, String) {
         let (_, auth) = self
             .post(
                 "/api/v1/auth/register",
@@ -72,7 +84,7 @@ impl Server {
     }
 }
 
-async fn connect(url: &str, token: &str) -> Socket {
+pub(crate) async fn connect(url: &str, token: &str) -> Socket {
     let mut request = url.into_client_request().unwrap();
     request
         .headers_mut()
@@ -80,7 +92,7 @@ async fn connect(url: &str, token: &str) -> Socket {
     connect_async(request).await.unwrap().0
 }
 
-async fn next_json(ws: &mut Socket) -> Value {
+pub(crate) async fn next_json(ws: &mut Socket) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await
@@ -95,7 +107,7 @@ async fn next_json(ws: &mut Socket) -> Value {
     }
 }
 
-async fn expect_close(ws: &mut Socket) -> u16 {
+pub(crate) async fn expect_close(ws: &mut Socket) -> u16 {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await
@@ -108,7 +120,7 @@ async fn expect_close(ws: &mut Socket) -> u16 {
     }
 }
 
-async fn send(ws: &mut Socket, value: Value) {
+pub(crate) async fn send(ws: &mut Socket, value: Value) {
     ws.send(Message::Text(value.to_string().into()))
         .await
         .unwrap();
