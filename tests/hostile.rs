@@ -83,3 +83,73 @@ async fn garbage_sign_in_answers_are_a_clear_tool_error() {
         .expect("cannot sign in");
     assert!(err.to_string().contains("cannot sign in"), "{err}");
 }
+
+/// A stream that answers every connection with garbage: text that is not JSON, a binary frame,
+/// events with wrong types, then a close. REST answers just enough to get there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_sends_garbage_is_judged_not_crashed_on() {
+    use axum::extract::ws::{Message, WebSocketUpgrade};
+    use axum::routing::{any, post};
+    let session = "7d0f0a4e-4b8a-4a55-9b9e-0d7b4c9f1c11";
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/auth/register",
+            post(|| async { (axum::http::StatusCode::CREATED, axum::Json(auth_response())) }),
+        )
+        .route(
+            "/api/v1/sessions",
+            post(move || async move {
+                (
+                    axum::http::StatusCode::CREATED,
+                    axum::Json(json!({"session": {"id": session}, "websocket_url": "ws://x"})),
+                )
+            }),
+        )
+        .route(
+            "/ws/sessions/{id}",
+            any(|ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(|mut socket| async move {
+                    let frames = [
+                        Message::Text("not json at all {".into()),
+                        Message::Binary(vec![0u8, 159, 146, 150].into()),
+                        Message::Text(r#"{"type":"transcript","seq":"one","timestamp":5}"#.into()),
+                        Message::Text(r#"{"type":"pong","seq":-3}"#.into()),
+                        Message::Text("[1,2,3]".into()),
+                    ];
+                    for f in frames {
+                        if socket.send(f).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = socket.send(Message::Close(None)).await;
+                })
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let mut config = RunConfig::new(&format!("http://{addr}"));
+    config.probe = support::quick();
+    let audit = tokio::time::timeout(
+        std::time::Duration::from_secs(50),
+        run::audit(&config, &|_| {}),
+    )
+    .await
+    .expect("the audit ends in bounded time")
+    .expect("the audit finishes");
+    let r = &audit.report;
+    for id in ["ws.event_schema", "ws.heartbeat"] {
+        let c = support::check(r, id);
+        assert!(
+            matches!(c.status, Status::Fail | Status::Partial),
+            "{id}: {:?} {}",
+            c.status,
+            c.summary
+        );
+    }
+    assert!(r.score.total < 50.0, "score {}", r.score.total);
+}

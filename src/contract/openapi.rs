@@ -427,3 +427,47 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    /// Any prefix of a real contract is either a contract or a clear error, never a panic.
+    #[test]
+    fn truncated_documents_never_panic() {
+        let text = crate::contract::BUNDLED_OPENAPI;
+        for cut in (0..text.len()).step_by(997) {
+            let mut end = cut;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let _ = ApiContract::parse(&text[..end], "truncated");
+        }
+        let ws = crate::contract::BUNDLED_ASYNCAPI;
+        for cut in (0..ws.len()).step_by(331) {
+            let mut end = cut;
+            while !ws.is_char_boundary(end) {
+                end -= 1;
+            }
+            let _ = crate::contract::WsContract::parse(&ws[..end], "truncated");
+        }
+    }
+
+    #[test]
+    fn cyclic_and_dangling_refs_are_errors_or_harmless() {
+        let cyclic = r##"{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{"/x":{"get":{
+            "responses":{"200":{"description":"ok","content":{"application/json":{"schema":{"$ref":"#/components/schemas/A"}}}}}}}},
+            "components":{"schemas":{"A":{"$ref":"#/components/schemas/B"},"B":{"$ref":"#/components/schemas/A"}}}}"##;
+        if let Ok(c) = ApiContract::parse(cyclic, "cyclic") {
+            let pointer = c.operations[0].responses[0].content[0]
+                .1
+                .clone()
+                .unwrap_or_default();
+            let _ = c.schemas.validate(&pointer, &serde_json::json!({}));
+        }
+        let dangling = r##"{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{"/x":{"get":{
+            "responses":{"200":{"$ref":"#/components/responses/Nope"}}}}}}"##;
+        let err = ApiContract::parse(dangling, "dangling").expect_err("dangling ref");
+        assert!(err.to_string().contains("unresolvable"), "{err}");
+    }
+}
