@@ -61,7 +61,7 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
     };
     let fetcher = client::build_client(config.probe.timeout).map_err(AuditError::Client)?;
     progress("loading contracts");
-    let api_source = resolve_source(&config.contract, &base, "/openapi.json");
+    let api_source = config.contract.on_target(&base, "/openapi.json");
     let api_text = load_text(&api_source, BUNDLED_OPENAPI, &fetcher).await?;
     let api = Arc::new(ApiContract::parse(&api_text, &api_source.name())?);
     let ws_text = load_text(&config.ws_contract, BUNDLED_ASYNCAPI, &fetcher).await?;
@@ -255,16 +255,6 @@ pub fn parse_target(target: &str) -> Result<(String, String), AuditError> {
     let base = target.trim_end_matches('/').to_string();
     let ws_base = format!("{ws_scheme}{}", &base[url.scheme().len()..]);
     Ok((base, ws_base))
-}
-
-/// `--contract target` means the target's own published document.
-fn resolve_source(source: &ContractSource, base: &str, path: &str) -> ContractSource {
-    match source {
-        ContractSource::File(p) if p.as_os_str() == "target" => {
-            ContractSource::Url(format!("{base}{path}"))
-        }
-        other => other.clone(),
-    }
 }
 
 async fn reachable(http: &client::Http, base: &str) -> Result<(), AuditError> {

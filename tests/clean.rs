@@ -145,3 +145,29 @@ fn redactions() -> Vec<(String, String)> {
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_targets_own_published_contract_can_be_audited_against() {
+    let server = support::server(&[]).await;
+    let mut config = voice_audit::run::RunConfig::new(&server.url());
+    config.contract = voice_audit::contract::ContractSource::parse("target");
+    config.probe = support::quick();
+    let _turn = support::turn().await;
+    let audit = voice_audit::run::audit(&config, &|_| {})
+        .await
+        .expect("runs");
+    assert!(
+        audit
+            .report
+            .target
+            .contract
+            .source
+            .ends_with("/openapi.json")
+    );
+    assert_eq!(
+        audit.report.score.total,
+        100.0,
+        "{:?}",
+        support::failing(&audit.report)
+    );
+}

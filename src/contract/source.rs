@@ -9,13 +9,17 @@ pub enum ContractSource {
     Bundled,
     File(PathBuf),
     Url(String),
+    /// The target's own published document (`/openapi.json`).
+    Target,
 }
 
 impl ContractSource {
-    /// `bundled`, `http(s)://…` or a path.
+    /// `bundled`, `target`, `http(s)://…` or a path.
     pub fn parse(value: &str) -> ContractSource {
         if value == "bundled" {
             ContractSource::Bundled
+        } else if value == "target" {
+            ContractSource::Target
         } else if value.starts_with("http://") || value.starts_with("https://") {
             ContractSource::Url(value.to_string())
         } else {
@@ -28,6 +32,15 @@ impl ContractSource {
             ContractSource::Bundled => "bundled".to_string(),
             ContractSource::File(p) => p.display().to_string(),
             ContractSource::Url(u) => u.clone(),
+            ContractSource::Target => "target".to_string(),
+        }
+    }
+
+    /// `Target` becomes the URL of `path` on the target; other sources stay as they are.
+    pub fn on_target(&self, base: &str, path: &str) -> ContractSource {
+        match self {
+            ContractSource::Target => ContractSource::Url(format!("{base}{path}")),
+            other => other.clone(),
         }
     }
 }
@@ -40,6 +53,10 @@ pub async fn load_text(
 ) -> Result<String, ContractError> {
     match source {
         ContractSource::Bundled => Ok(bundled.to_string()),
+        ContractSource::Target => Err(ContractError::Fetch {
+            url: "target".to_string(),
+            reason: "the target's own contract has no known path for this document".to_string(),
+        }),
         ContractSource::File(path) => {
             tokio::fs::read_to_string(path)
                 .await
