@@ -158,6 +158,16 @@ impl TestApp {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.raw);
         reply.body["session"]["id"].as_str().unwrap().to_owned()
     }
+
+    /// Switches a session's provider.
+    pub async fn switch_provider(&self, session_id: &str, token: &str, provider: &str) -> Reply {
+        self.post(
+            &format!("/api/v1/sessions/{session_id}/switch-provider"),
+            Some(token),
+            json!({"provider": provider}),
+        )
+        .await
+    }
 }
 
 /// A reqwest client for the end-to-end tests. In a workspace build reqwest's features are

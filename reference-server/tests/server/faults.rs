@@ -63,13 +63,7 @@ async fn rest_faults() {
     let token = app.user("a@example.com").await;
     let id = app.session(&token, "gemini").await;
     let started = Instant::now();
-    let reply = app
-        .post(
-            &format!("/api/v1/sessions/{id}/switch-provider"),
-            Some(&token),
-            json!({"provider": "openai"}),
-        )
-        .await;
+    let reply = app.switch_provider(&id, &token, "openai").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(started.elapsed().as_millis() >= 700);
 
@@ -80,13 +74,7 @@ async fn rest_faults() {
     voice_reference_server::conversation::process_text(&app.state, sid, "hi", None)
         .await
         .unwrap();
-    let reply = app
-        .post(
-            &format!("/api/v1/sessions/{id}/switch-provider"),
-            Some(&token),
-            json!({"provider": "openai"}),
-        )
-        .await;
+    let reply = app.switch_provider(&id, &token, "openai").await;
     assert_eq!(reply.body["context_preserved"], 0);
 
     let app = TestApp::with_faults(&["no-revocation"]).await;
@@ -178,13 +166,7 @@ async fn flaky_switch_fails_every_third_switch() {
         } else {
             "gemini"
         };
-        let reply = app
-            .post(
-                &format!("/api/v1/sessions/{id}/switch-provider"),
-                Some(&token),
-                json!({"provider": target}),
-            )
-            .await;
+        let reply = app.switch_provider(&id, &token, &target).await;
         if reply.status == StatusCode::SERVICE_UNAVAILABLE {
             reply.assert_problem(503);
             failures += 1;
@@ -213,13 +195,7 @@ async fn stale_provider_answers_with_the_previous_provider() {
     let (token, url) = server.user_and_session("a@example.com").await;
     let id = url.rsplit('/').next().unwrap().to_owned();
     let mut ws = connect(&url, &token).await;
-    let (status, _) = server
-        .post(
-            &format!("/api/v1/sessions/{id}/switch-provider"),
-            Some(&token),
-            json!({"provider": "openai"}),
-        )
-        .await;
+    let (status, _) = server.switch_provider(&id, &token, "openai").await;
     assert_eq!(status, 200);
     let switched = next_json(&mut ws).await;
     assert_eq!(switched["type"], "provider_switched");
@@ -242,13 +218,7 @@ async fn silent_switch_publishes_no_provider_switched() {
     let (token, url) = server.user_and_session("a@example.com").await;
     let id = url.rsplit('/').next().unwrap().to_owned();
     let mut ws = connect(&url, &token).await;
-    let (status, _) = server
-        .post(
-            &format!("/api/v1/sessions/{id}/switch-provider"),
-            Some(&token),
-            json!({"provider": "openai"}),
-        )
-        .await;
+    let (status, _) = server.switch_provider(&id, &token, "openai").await;
     assert_eq!(status, 200);
     let (status, failover) = server
         .post(

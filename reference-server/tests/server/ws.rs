@@ -60,6 +60,21 @@ impl Server {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// Switches a session's provider; returns the status and body.
+    pub(crate) async fn switch_provider(
+        &self,
+        session_id: &str,
+        token: &str,
+        provider: &str,
+    ) -> (u16, Value) {
+        self.post(
+            &format!("/api/v1/sessions/{session_id}/switch-provider"),
+            Some(token),
+            json!({"provider": provider}),
+        )
+        .await
+    }
+
     /// A user token and a session (with its websocket_url).
     pub(crate) async fn user_and_session(&self, email: &str) -> (String, String) {
         let (_, auth) = self
@@ -292,13 +307,7 @@ async fn ending_the_session_sends_call_status_then_1000() {
     let (token, url) = server.user_and_session("a@example.com").await;
     let session_id = url.rsplit('/').next().unwrap().to_owned();
     let mut ws = connect(&url, &token).await;
-    let (status, _) = server
-        .post(
-            &format!("/api/v1/sessions/{session_id}/switch-provider"),
-            Some(&token),
-            json!({"provider": "openai"}),
-        )
-        .await;
+    let (status, _) = server.switch_provider(&session_id, &token, "openai").await;
     assert_eq!(status, 200);
     let switched = next_json(&mut ws).await;
     assert_eq!(switched["type"], "provider_switched");
