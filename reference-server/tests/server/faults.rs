@@ -166,7 +166,7 @@ async fn flaky_switch_fails_every_third_switch() {
         } else {
             "gemini"
         };
-        let reply = app.switch_provider(&id, &token, &target).await;
+        let reply = app.switch_provider(&id, &token, target).await;
         if reply.status == StatusCode::SERVICE_UNAVAILABLE {
             reply.assert_problem(503);
             failures += 1;
