@@ -118,13 +118,18 @@ impl Redactor {
     }
 
     pub fn text(&self, text: &str) -> String {
-        let mut out = match serde_json::from_str::<Value>(text) {
+        let masked = match serde_json::from_str::<Value>(text) {
             Ok(mut v) if v.is_object() || v.is_array() => {
                 mask_fields(&mut v);
                 v.to_string()
             }
             _ => text.to_string(),
         };
+        self.known_secrets(masked)
+    }
+
+    /// Replaces every secret the audit learned, wherever it stands; no parsing.
+    fn known_secrets(&self, mut out: String) -> String {
         if let Ok(secrets) = self.secrets.lock() {
             for s in secrets.iter() {
                 if out.contains(s.as_str()) {
@@ -243,15 +248,15 @@ impl EvidenceLog {
         self.inner.lock().map(|i| i.ws.clone()).unwrap_or_default()
     }
 
-    /// Writes `http.har` and `ws.jsonl` into `dir`; secrets are masked once more on the way out.
+    /// Writes `http.har` and `ws.jsonl` into `dir`. Exchanges were masked when recorded; the
+    /// HAR gets one more pass for secrets learned later, WebSocket frames their only pass.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
         std::fs::create_dir_all(dir)?;
-        let har = self.har();
         let har_path = dir.join("http.har");
-        std::fs::write(
-            &har_path,
-            self.redactor.text(&serde_json::to_string_pretty(&har)?),
-        )?;
+        let har = self
+            .redactor
+            .known_secrets(serde_json::to_string_pretty(&self.har())?);
+        std::fs::write(&har_path, har)?;
         let ws_path = dir.join("ws.jsonl");
         let mut lines = String::new();
         for mut r in self.ws_records() {
@@ -259,7 +264,7 @@ impl EvidenceLog {
             lines.push_str(&serde_json::to_string(&r)?);
             lines.push('\n');
         }
-        std::fs::write(&ws_path, self.redactor.text_lines(&lines))?;
+        std::fs::write(&ws_path, lines)?;
         Ok(vec![har_path, ws_path])
     }
 
@@ -306,12 +311,6 @@ impl EvidenceLog {
             "creator": {"name": "voice-audit", "version": env!("CARGO_PKG_VERSION")},
             "entries": entries,
         }})
-    }
-}
-
-impl Redactor {
-    fn text_lines(&self, lines: &str) -> String {
-        lines.lines().map(|l| self.text(l) + "\n").collect()
     }
 }
 

@@ -10,7 +10,7 @@ use crate::check::{Finding, Outcome};
 use crate::model::{
     CategoryScore, CheckResult, Gap, Measurement, Readiness, Recommendation, Scorecard, Status,
 };
-use crate::profile::{CheckSpec, Curve, Profile, Severity};
+use crate::profile::{CheckSpec, Curve, Profile};
 
 pub struct Scored {
     pub scorecard: Scorecard,
@@ -336,15 +336,10 @@ fn severity_rank(s: &str) -> usize {
     }
 }
 
-impl Severity {
-    pub fn rank(self) -> usize {
-        severity_rank(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::Severity;
 
     fn spec(unit: &str, good: f64, poor: f64, curve: Curve) -> CheckSpec {
         CheckSpec {
