@@ -232,7 +232,7 @@ fn metrics(obs: &Observations) -> Metrics {
         && let Some(Ok(r)) = &a.revocation
     {
         m.revocation_rest_ms = r.rest_rejected_after.map(|d| d.as_secs_f64() * 1000.0);
-        m.revocation_ws_ms = r.ws_closed_after.map(|d| d.as_secs_f64() * 1000.0);
+        m.revocation_ws_ms = r.ws_revoked_after().map(|d| d.as_secs_f64() * 1000.0);
     }
     m
 }

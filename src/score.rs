@@ -90,6 +90,7 @@ pub fn score(profile: &Profile, findings: &[Finding]) -> Scored {
             let credit = match &finding.outcome {
                 Outcome::Measured { value, .. } => Some(credit(spec, *value)),
                 Outcome::NotAssessed { .. } => None,
+                Outcome::Failed { .. } => Some(0.0),
             };
             rows.push((ci, spec, finding, credit));
         }
@@ -123,6 +124,8 @@ pub fn score(profile: &Profile, findings: &[Finding]) -> Scored {
                     None,
                 ),
                 Outcome::NotAssessed { reason } => (None, Some(reason.clone())),
+                // The summary carries why; there is no measurement and no "not assessed" reason.
+                Outcome::Failed { .. } => (None, None),
             };
             CheckResult {
                 id: spec.id.clone(),

@@ -6,4 +6,5 @@ mod support;
 mod clean;
 mod cli;
 mod faults;
+mod honest;
 mod hostile;

@@ -11,6 +11,10 @@ pub enum Outcome {
     Measured { value: f64, display: String },
     /// The check could not run; the reason is reported and the check leaves the denominator.
     NotAssessed { reason: String },
+    /// The target's own behaviour kept the check from measuring anything (every switch refused,
+    /// the stream never alive): nothing shows the promise holds, so the check earns zero. It is
+    /// not "not assessed", which is reserved for what the tool lacks.
+    Failed { reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -74,6 +78,19 @@ impl Finding {
                 reason: reason.to_string(),
             },
             summary: format!("not assessed: {reason}"),
+            details: Vec::new(),
+            evidence: Vec::new(),
+        }
+    }
+
+    /// A check the target kept from running; it scores zero and the summary says why.
+    pub fn failed(check_id: &str, reason: &str) -> Finding {
+        Finding {
+            check_id: check_id.to_string(),
+            outcome: Outcome::Failed {
+                reason: reason.to_string(),
+            },
+            summary: format!("failed: {reason}"),
             details: Vec::new(),
             evidence: Vec::new(),
         }

@@ -753,6 +753,7 @@ mod tests {
         match &f.outcome {
             Outcome::Measured { value, .. } => *value,
             Outcome::NotAssessed { reason } => panic!("{} not assessed: {reason}", f.check_id),
+            Outcome::Failed { reason } => panic!("{} failed: {reason}", f.check_id),
         }
     }
 

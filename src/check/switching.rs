@@ -37,17 +37,49 @@ pub fn findings(obs: Option<&Result<SwitchObservation, String>>) -> Vec<Finding>
                 .collect();
         }
     };
+    // Latency, context, announcement and the answer after a switch all rest on a switch that
+    // happened. When the deployment refused every one, nothing shows those promises hold: they
+    // fail with zero and say why, instead of leaving the denominator as if the tool had lacked
+    // something.
+    let refused = every_switch_refused(obs);
+    let needs_a_switch = |id: &str, finding: Finding| match &refused {
+        Some(reason) => Finding::failed(id, reason)
+            .with_evidence(obs.attempts.iter().map(|a| a.exchange_id.clone()).collect()),
+        None => finding,
+    };
     vec![
-        latency(obs),
+        needs_a_switch("switch.latency", latency(obs)),
         success_rate(obs),
-        context_preserved(obs),
+        needs_a_switch("switch.context_preserved", context_preserved(obs)),
         no_message_loss(obs),
-        announced(obs),
-        mid_call(obs),
+        needs_a_switch("switch.announced", announced(obs)),
+        needs_a_switch("switch.mid_call", mid_call(obs)),
         auto_failover(obs),
         invalid_provider(obs),
         readback(obs),
     ]
+}
+
+/// Why the switch-dependent checks cannot pass: switches were attempted and none succeeded.
+fn every_switch_refused(obs: &SwitchObservation) -> Option<String> {
+    if obs.attempts.is_empty() || obs.attempts.iter().any(ok) {
+        return None;
+    }
+    let mut statuses: Vec<String> = obs
+        .attempts
+        .iter()
+        .map(|a| {
+            a.status
+                .map_or("no answer".to_string(), |s| format!("HTTP {s}"))
+        })
+        .collect();
+    statuses.sort();
+    statuses.dedup();
+    Some(format!(
+        "the deployment refused all {} provider switches ({}), so no switch could show it",
+        obs.attempts.len(),
+        statuses.join(", ")
+    ))
 }
 
 fn ok(a: &crate::probe::switch::SwitchAttempt) -> bool {
@@ -505,4 +537,70 @@ fn ratio_of(id: &str, items: &[(bool, String)], what: &str) -> Finding {
         .map(|(_, m)| m.clone())
         .collect();
     Finding::ratio(id, passed, items.len(), what).with_details(details)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn attempt(i: usize, status: u16, success: bool) -> SwitchAttempt {
+        SwitchAttempt {
+            from: "openai".into(),
+            to: "deepgram".into(),
+            exchange_id: format!("x{i}"),
+            status: Some(status),
+            latency: Duration::from_millis(5),
+            response: Some(serde_json::json!({"success": success, "context_preserved": 0})),
+            text_after: format!("after-{i}"),
+        }
+    }
+
+    fn outcome<'a>(findings: &'a [Finding], id: &str) -> &'a super::super::finding::Outcome {
+        &findings
+            .iter()
+            .find(|f| f.check_id == id)
+            .expect(id)
+            .outcome
+    }
+
+    #[test]
+    fn a_deployment_refusing_every_switch_fails_every_switch_dependent_check() {
+        let obs = SwitchObservation {
+            attempts: (0..3).map(|i| attempt(i, 503, false)).collect(),
+            ..SwitchObservation::default()
+        };
+        let findings = findings(Some(&Ok(obs)));
+        for id in [
+            "switch.latency",
+            "switch.context_preserved",
+            "switch.announced",
+            "switch.mid_call",
+        ] {
+            match outcome(&findings, id) {
+                super::super::finding::Outcome::Failed { reason } => {
+                    assert!(reason.contains("refused all 3"), "{id}: {reason}");
+                    assert!(reason.contains("HTTP 503"), "{id}: {reason}");
+                }
+                other => panic!("{id} should fail, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            outcome(&findings, "switch.success_rate"),
+            super::super::finding::Outcome::Measured { value, .. } if *value == 0.0
+        ));
+    }
+
+    #[test]
+    fn one_successful_switch_keeps_the_checks_measured() {
+        let obs = SwitchObservation {
+            attempts: vec![attempt(0, 503, false), attempt(1, 200, true)],
+            ..SwitchObservation::default()
+        };
+        let findings = findings(Some(&Ok(obs)));
+        assert!(matches!(
+            outcome(&findings, "switch.latency"),
+            super::super::finding::Outcome::Measured { .. }
+        ));
+    }
 }

@@ -32,10 +32,17 @@ pub struct RevocationResult {
     /// From the logout answer to the first REST answer that rejected the token.
     pub rest_rejected_after: Option<Duration>,
     pub rest_polls: usize,
+    /// Whether the stream answered (a pong, or the transcript of a text) after connecting and
+    /// before logout: only a socket shown alive can show a revocation.
+    pub ws_alive: bool,
+    /// The close code when the stream closed before logout (it never reached the revocation).
+    pub ws_closed_before_logout: Option<Option<u16>>,
     /// From the logout answer to the stream's close.
     pub ws_closed_after: Option<Duration>,
     pub ws_close_code: Option<u16>,
     pub ws_error: Option<String>,
+    /// Close codes the stream contract documents for a revoked token.
+    pub revocation_codes: Vec<u16>,
     /// How long the probe waited at most.
     pub waited: Duration,
 }
@@ -143,6 +150,10 @@ async fn revocation(ctx: &Ctx, session_id: &str) -> Result<RevocationResult, Str
     )
     .await
     .map_err(|e| format!("the stream refused a fresh token: {e}"))?;
+    // A socket that never answered, or closed on its own, cannot show a revocation: a server that
+    // closes every socket at once would otherwise look like one that revokes instantly.
+    let ws_alive = super::stream::alive(&mut conn, 0, ctx.settings.timeout).await;
+    let ws_closed_before_logout = conn.is_closed().then_some(conn.record.close_code);
     let me = ctx.path("me", "/api/v1/auth/me");
     let before = ctx
         .call("GET", &me, Some(&victim.access), Body::None, "revocation")
@@ -186,6 +197,9 @@ async fn revocation(ctx: &Ctx, session_id: &str) -> Result<RevocationResult, Str
         (None, polls)
     };
     let stream = async {
+        if !ws_alive || ws_closed_before_logout.is_some() {
+            return (None, None, None);
+        }
         loop {
             match conn.next(deadline).await {
                 ws::Next::Message(_) => continue,
@@ -204,11 +218,37 @@ async fn revocation(ctx: &Ctx, session_id: &str) -> Result<RevocationResult, Str
         logout,
         rest_rejected_after,
         rest_polls,
+        ws_alive,
+        ws_closed_before_logout,
         ws_closed_after,
         ws_close_code,
         ws_error,
+        revocation_codes: revocation_codes(&ctx.ws_contract),
         waited,
     })
+}
+
+/// The close codes the contract documents for revocation (`x-close-codes` entries that speak of
+/// a revoked token).
+fn revocation_codes(contract: &crate::contract::WsContract) -> Vec<u16> {
+    contract
+        .close_codes
+        .iter()
+        .filter(|(_, meaning)| meaning.to_lowercase().contains("revok"))
+        .map(|(code, _)| *code)
+        .collect()
+}
+
+impl RevocationResult {
+    /// The time from logout to the stream's close, only when that close was a revocation: the
+    /// socket was shown alive first and closed with a documented revocation code.
+    pub fn ws_revoked_after(&self) -> Option<Duration> {
+        let code = self.ws_close_code?;
+        (self.ws_alive
+            && self.ws_closed_before_logout.is_none()
+            && self.revocation_codes.contains(&code))
+        .then_some(self.ws_closed_after?)
+    }
 }
 
 async fn lifecycle(ctx: &Ctx, user: &Credentials) -> Vec<(String, Reply)> {

@@ -638,7 +638,7 @@ async fn latencies(conn: &mut WsConn, samples: usize, wait: Duration) -> Vec<Opt
 
 /// Whether a connection still answers: a ping and a text are sent together and either the pong
 /// or the text's transcript counts, so a server that ignores pings is not also failed here.
-async fn alive(conn: &mut WsConn, index: usize, wait: Duration) -> bool {
+pub(crate) async fn alive(conn: &mut WsConn, index: usize, wait: Duration) -> bool {
     let id = format!("alive-{index}");
     let sent_at = Instant::now();
     let ping = json!({"type": "ping", "timestamp": epoch_millis()});
@@ -712,6 +712,7 @@ mod tests {
         match &finding.outcome {
             Outcome::Measured { value, .. } => *value,
             Outcome::NotAssessed { reason } => panic!("{id} not assessed: {reason}"),
+            Outcome::Failed { reason } => panic!("{id} failed: {reason}"),
         }
     }
 

@@ -1,6 +1,8 @@
 //! Shared helpers: a reference server per test (own temporary database, optional faults) and
 //! an in-process audit with small, fast settings.
 
+pub mod layered;
+
 use std::time::Duration;
 use voice_audit::model::{AuditReport, CheckResult, Status};
 use voice_audit::probe::ProbeSettings;

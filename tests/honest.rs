@@ -1,0 +1,89 @@
+//! Honest scenario results against deployments the reference server cannot imitate: one that
+//! refuses every provider switch, one that closes every stream at once with a normal close.
+//! Neither may earn points for a promise nothing showed held.
+
+use crate::support::{self, layered};
+use axum::extract::{FromRequestParts, Request, WebSocketUpgrade, ws::CloseFrame, ws::Message};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use voice_audit::model::Status;
+use voice_audit::run::{self, RunConfig};
+
+async fn audit(url: &str) -> voice_audit::model::AuditReport {
+    let _turn = support::turn().await;
+    let mut config = RunConfig::new(url);
+    config.probe = support::quick();
+    run::audit(&config, &|_| {})
+        .await
+        .expect("the audit runs")
+        .report
+}
+
+/// Every switch answered 503, everything else untouched.
+async fn refuse_switches(req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::POST && req.uri().path().ends_with("/switch-provider") {
+        return (StatusCode::SERVICE_UNAVAILABLE, "switching is down").into_response();
+    }
+    next.run(req).await
+}
+
+/// Every stream upgrade accepted, then closed at once with 1000 (a normal close).
+async fn close_streams_at_once(req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with("/ws/") {
+        return next.run(req).await;
+    }
+    let (mut parts, _) = req.into_parts();
+    match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(ws) => ws.on_upgrade(|mut socket| async move {
+            let _ = socket
+                .send(Message::Close(Some(CloseFrame {
+                    code: 1000,
+                    reason: "bye".into(),
+                })))
+                .await;
+        }),
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+fn failed(report: &voice_audit::model::AuditReport, id: &str) {
+    let c = support::check(report, id);
+    assert_eq!(
+        c.status,
+        Status::Fail,
+        "{id}: {:?} {} {:?}",
+        c.status,
+        c.summary,
+        c.details
+    );
+    assert_eq!(c.points_earned, 0.0, "{id} earned points");
+    assert!(c.points_max > 0.0, "{id} left the denominator");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_refusing_every_switch_loses_every_switching_point() {
+    let server = layered::serve(refuse_switches).await;
+    let report = audit(&server.url).await;
+    for id in [
+        "switch.latency",
+        "switch.success_rate",
+        "switch.context_preserved",
+        "switch.announced",
+        "switch.mid_call",
+    ] {
+        failed(&report, id);
+    }
+    let c = support::check(&report, "switch.latency");
+    assert!(c.summary.contains("HTTP 503"), "{}", c.summary);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_closing_every_socket_at_once_is_no_revocation() {
+    let server = layered::serve(close_streams_at_once).await;
+    let report = audit(&server.url).await;
+    failed(&report, "auth.revocation_ws");
+    let c = support::check(&report, "auth.revocation_ws");
+    assert!(c.summary.contains("before logout"), "{}", c.summary);
+    assert_eq!(report.metrics.revocation_ws_ms, None);
+}
