@@ -6,6 +6,7 @@
 //! findings, `score` is a pure function of findings and the `profile`, and `report` only renders
 //! the finished `model::AuditReport`. `run` wires the pipeline for the CLI.
 
+pub mod binding;
 pub mod check;
 pub mod cli;
 pub mod contract;

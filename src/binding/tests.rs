@@ -1,0 +1,65 @@
+//! The bundled binding validates against the bundled contract, and every kind of broken binding
+//! is refused with a message naming what is wrong.
+
+use super::*;
+use crate::contract::BUNDLED_OPENAPI;
+
+fn contract() -> ApiContract {
+    ApiContract::parse(BUNDLED_OPENAPI, "bundled").expect("bundled contract")
+}
+
+fn refused(text: &str, needle: &str) {
+    match Binding::parse(text, "test", &contract()) {
+        Ok(_) => panic!("accepted: {text}"),
+        Err(e) => assert!(e.to_string().contains(needle), "{e} lacks {needle:?}"),
+    }
+}
+
+#[test]
+fn the_reference_binding_binds_every_role_the_reference_server_has() {
+    let b = Binding::reference(&contract()).expect("reference binding");
+    let switch = b.role("switch").expect("switch bound");
+    assert_eq!(switch.method, "POST");
+    assert_eq!(switch.path, "/api/v1/sessions/{session_id}/switch-provider");
+    assert_eq!(b.stream().expect("stream").close_codes.revoked, vec![4001]);
+    // The reference contract has no provider listing.
+    assert_eq!(
+        b.role("provider_list").unwrap_err(),
+        "role provider_list is not bound"
+    );
+}
+
+#[test]
+fn broken_bindings_are_refused_with_the_reason() {
+    refused(
+        "version: 1\nroles:\n  login: { operation: signIn }",
+        "no operation with id \"signIn\"",
+    );
+    refused(
+        "version: 1\nroles:\n  login: { operation: POST /nope }",
+        "no operation POST /nope",
+    );
+    refused(
+        "version: 1\nroles:\n  logn: { operation: login }",
+        "unknown role \"logn\"",
+    );
+    refused(
+        "version: 1\nroles:\n  login: { operation: login, request: { email: \"${email\" } }",
+        "unclosed",
+    );
+    refused(
+        "version: 1\nroles:\n  login: { operation: login, outputs: { access_token: access_token } }",
+        "neither a JSON pointer",
+    );
+    refused(
+        "version: 1\nstream: { url: /ws, token: { in: query, name: t }, pointers: { type: type } }",
+        "must start with '/'",
+    );
+    refused(
+        "version: 1\nstream: { token: { in: query, name: t } }",
+        "exactly one of url",
+    );
+    refused("version: 2", "version 2");
+    refused("version: 1\nroles: [", "not valid YAML");
+    refused("version: 1\nrolez: {}", "not valid YAML");
+}
