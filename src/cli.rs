@@ -91,6 +91,10 @@ pub struct RunArgs {
         requires = "email"
     )]
     pub password: Option<String>,
+    /// Binding of the audit's roles (sign-in, sessions, switching, the stream) to this
+    /// deployment's operations; the bundled reference binding by default. See README "Bindings".
+    #[arg(long)]
+    pub binding: Option<PathBuf>,
     /// Never register throwaway users (the probes that need them are reported as not assessed).
     #[arg(long)]
     pub no_register: bool,
@@ -139,6 +143,7 @@ impl RunArgs {
             contract: ContractSource::parse(&self.contract),
             ws_contract: ContractSource::parse(&self.ws_contract),
             profile: self.probing.profile.clone(),
+            binding: self.binding.clone(),
             credentials: self.email.clone().zip(self.password.clone()),
             probe: self.probing.settings(!self.no_register),
         }

@@ -11,6 +11,8 @@ pub enum AuditError {
     #[error(transparent)]
     Contract(#[from] crate::contract::ContractError),
     #[error(transparent)]
+    Binding(#[from] crate::binding::BindingError),
+    #[error(transparent)]
     Profile(#[from] crate::profile::ProfileError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),

@@ -2,6 +2,7 @@
 //! observations into findings, score them, and assemble the report. Writing files and deciding
 //! the exit code are separate steps, so tests can audit in-process and inspect the result.
 
+use crate::binding::Binding;
 use crate::check::{self, Finding};
 use crate::contract::{
     ApiContract, BUNDLED_ASYNCAPI, BUNDLED_OPENAPI, ContractSource, WsContract, load_text,
@@ -24,6 +25,9 @@ pub struct RunConfig {
     pub contract: ContractSource,
     pub ws_contract: ContractSource,
     pub profile: Option<PathBuf>,
+    /// Binding of the scenarios' roles to the target's operations; the bundled reference
+    /// binding when `None`.
+    pub binding: Option<PathBuf>,
     /// Sign in as this user; otherwise a throwaway user is registered (when allowed).
     pub credentials: Option<(String, String)>,
     pub probe: ProbeSettings,
@@ -36,6 +40,7 @@ impl RunConfig {
             contract: ContractSource::Bundled,
             ws_contract: ContractSource::Bundled,
             profile: None,
+            binding: None,
             credentials: None,
             probe: ProbeSettings::default(),
         }
@@ -67,9 +72,15 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
     let ws_text = load_text(&config.ws_contract, BUNDLED_ASYNCAPI, &fetcher).await?;
     let ws_contract = Arc::new(WsContract::parse(&ws_text, &config.ws_contract.name())?);
 
+    let binding = match &config.binding {
+        Some(path) => Binding::load(path, &api)?,
+        None => Binding::reference(&api)?,
+    };
+
     let log = EvidenceLog::default();
     let http = client::Http::new(&base, Arc::clone(&api), log.clone(), config.probe.timeout)
-        .map_err(AuditError::Client)?;
+        .map_err(AuditError::Client)?
+        .with_binding(Arc::new(binding));
     reachable(&http, &base).await?;
     progress("signing in");
     let user = match &config.credentials {
@@ -258,10 +269,15 @@ pub fn parse_target(target: &str) -> Result<(String, String), AuditError> {
 }
 
 async fn reachable(http: &client::Http, base: &str) -> Result<(), AuditError> {
+    // The health role when bound; otherwise any answer from the root shows the target is there.
+    let path = http
+        .binding()
+        .role("health")
+        .map_or_else(|_| "/".to_string(), |r| r.path.clone());
     let reply = http
         .send(
             "GET",
-            "/health",
+            &path,
             None,
             client::Body::None,
             crate::evidence::Purpose::Scenario("reachability".into()),

@@ -87,3 +87,63 @@ async fn a_stream_closing_every_socket_at_once_is_no_revocation() {
     assert!(c.summary.contains("before logout"), "{}", c.summary);
     assert_eq!(report.metrics.revocation_ws_ms, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unbound_role_leaves_the_checks_needing_it_not_assessed() {
+    let reference = std::fs::read_to_string("audits/bindings/reference.yaml").expect("binding");
+    // The reference binding without the switch role: its block is the `  switch:` line and the
+    // more deeply indented lines under it.
+    let mut skipping = false;
+    let text = reference
+        .lines()
+        .filter(|line| {
+            if *line == "  switch:" {
+                skipping = true;
+            } else if !line.starts_with("    ") {
+                skipping = false;
+            }
+            !skipping
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("binding.yaml");
+    assert!(!text.contains("switchProvider"), "{text}");
+    std::fs::write(&path, text).expect("write binding");
+
+    let server = support::server(&[]).await;
+    let _turn = support::turn().await;
+    let mut config = RunConfig::new(&server.url());
+    config.probe = support::quick();
+    config.binding = Some(path);
+    let report = run::audit(&config, &|_| {})
+        .await
+        .expect("the audit runs")
+        .report;
+    for id in ["switch.latency", "switch.success_rate", "switch.mid_call"] {
+        let c = support::check(&report, id);
+        assert_eq!(c.status, Status::NotAssessed, "{id}: {}", c.summary);
+        assert!(
+            c.not_assessed_reason
+                .as_deref()
+                .is_some_and(|r| r.contains("role switch is not bound")),
+            "{id}: {:?}",
+            c.not_assessed_reason
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binding_naming_an_unknown_operation_stops_the_audit() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("binding.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nroles:\n  login: { operation: signIn }\n",
+    )
+    .expect("write");
+    let mut config = RunConfig::new("http://127.0.0.1:9");
+    config.binding = Some(path);
+    let err = run::audit(&config, &|_| {}).await.err().expect("refused");
+    assert!(err.to_string().contains("signIn"), "{err}");
+}

@@ -32,11 +32,15 @@ pub fn findings(obs: Option<&Result<AuthObservation, String>>) -> Vec<Finding> {
 
 fn lifecycle(obs: &AuthObservation) -> Finding {
     let id = "auth.token_lifecycle";
-    let Some(steps) = &obs.lifecycle else {
-        return Finding::not_assessed(
-            id,
-            "rotation and reuse detection revoke a user's tokens, so they need a throwaway user (registration disabled)",
-        );
+    let steps = match &obs.lifecycle {
+        Some(Ok(steps)) => steps,
+        Some(Err(reason)) => return Finding::not_assessed(id, reason),
+        None => {
+            return Finding::not_assessed(
+                id,
+                "rotation and reuse detection revoke a user's tokens, so they need a throwaway user (registration disabled)",
+            );
+        }
     };
     let mut passed = 0;
     let mut details = Vec::new();
@@ -225,6 +229,7 @@ mod tests {
                 body: String::new(),
                 elapsed: Duration::from_millis(1),
                 error: None,
+                headers: Vec::new(),
             },
             rest_rejected_after: Some(Duration::from_millis(2)),
             rest_polls: 1,

@@ -299,15 +299,19 @@ fn auth_enforced(exchanges: &[Exchange], no_token_ws: Option<Option<u16>>) -> Fi
         .with_evidence(evidence)
 }
 
-/// The deployment's own `/openapi.json`: published, same major version, every audited
-/// operation present.
+/// The deployment's own published contract (the `published_contract` role): published, same
+/// major version, every audited operation present.
 fn version_compat(api: &ApiContract, exchanges: &[Exchange]) -> Finding {
     let id = "contract.version_compat";
-    let published = exchanges.iter().rev().find(|e| {
-        e.path == "/openapi.json" && e.purpose == Purpose::Scenario("published-contract".into())
-    });
+    let published = exchanges
+        .iter()
+        .rev()
+        .find(|e| e.purpose == Purpose::Scenario("published-contract".into()));
     let Some(e) = published else {
-        return Finding::not_assessed(id, "the published contract was not requested");
+        return Finding::not_assessed(
+            id,
+            "the published contract was not requested (role published_contract is not bound)",
+        );
     };
     let total = 2 + api.operations.len();
     let doc = match (e.status, e.json()) {
@@ -315,7 +319,9 @@ fn version_compat(api: &ApiContract, exchanges: &[Exchange]) -> Finding {
         _ => {
             return Finding::ratio(id, 0, total, "compatibility items")
                 .with_details(vec![format!(
-                    "GET /openapi.json: {} without an OpenAPI document ({})",
+                    "{} {}: {} without an OpenAPI document ({})",
+                    e.method,
+                    e.path,
                     status_text(e),
                     e.id
                 )])

@@ -1,16 +1,28 @@
 //! Signing in: the audit's own users, registered as throwaways or logged in with given
 //! credentials. Every secret obtained is handed to the redactor before anything is recorded.
 
-use super::client::{Body, Http};
+use super::client::{Body, Http, Reply};
 use super::{Credentials, describe};
+use crate::binding::template::{Vars, render};
 use crate::evidence::Purpose;
 use serde_json::json;
 
-fn path(http: &Http, id: &str, fallback: &str) -> String {
-    http.contract()
-        .by_id(id)
-        .map(|o| o.path.clone())
-        .unwrap_or_else(|| fallback.to_string())
+/// Sends the request of a bound sign-in role (register, login) with `vars`.
+async fn send_role(http: &Http, role: &str, vars: &Vars, scenario: &str) -> Result<Reply, String> {
+    let r = http.binding().role(role)?;
+    let body = match &r.request {
+        Some(t) => Body::Json(render(t, vars).map_err(|e| format!("role {role}: {e}"))?),
+        None => Body::None,
+    };
+    Ok(http
+        .send(
+            &r.method,
+            &r.path,
+            None,
+            body,
+            Purpose::Scenario(scenario.to_string()),
+        )
+        .await)
 }
 
 /// Registers a fresh user with a random email and password.
@@ -18,18 +30,13 @@ pub async fn register(http: &Http, scenario: &str) -> Result<Credentials, String
     let email = format!("voice-audit-{}@example.test", uuid::Uuid::new_v4().simple());
     let password = format!("Va-{}", uuid::Uuid::new_v4().simple());
     http.log.redactor.add(&password);
-    let reply = http
-        .send(
-            "POST",
-            &path(http, "register", "/api/v1/auth/register"),
-            None,
-            Body::Json(
-                json!({"email": email, "password": password, "display_name": "voice-audit"}),
-            ),
-            Purpose::Scenario(scenario.to_string()),
-        )
-        .await;
-    tokens(http, &reply, email, password)
+    let vars = super::vars(&[
+        ("email", json!(email)),
+        ("password", json!(password)),
+        ("display_name", json!("voice-audit")),
+    ]);
+    let reply = send_role(http, "register", &vars, scenario).await?;
+    tokens(http, "register", &reply, email, password)
         .ok_or_else(|| format!("registering an audit user failed ({})", describe(&reply)))
 }
 
@@ -41,32 +48,43 @@ pub async fn login(
     scenario: &str,
 ) -> Result<Credentials, String> {
     http.log.redactor.add(password);
-    let reply = http
-        .send(
-            "POST",
-            &path(http, "login", "/api/v1/auth/login"),
-            None,
-            Body::Json(json!({"email": email, "password": password})),
-            Purpose::Scenario(scenario.to_string()),
-        )
-        .await;
-    tokens(http, &reply, email.to_string(), password.to_string())
-        .ok_or_else(|| format!("signing in failed ({})", describe(&reply)))
+    let vars = super::vars(&[("email", json!(email)), ("password", json!(password))]);
+    let reply = send_role(http, "login", &vars, scenario).await?;
+    tokens(
+        http,
+        "login",
+        &reply,
+        email.to_string(),
+        password.to_string(),
+    )
+    .ok_or_else(|| format!("signing in failed ({})", describe(&reply)))
 }
 
+/// The tokens a sign-in role's outputs point at. A deployment without refresh tokens still
+/// signs in (the refresh scenarios then fail on their own).
 fn tokens(
     http: &Http,
-    reply: &super::client::Reply,
+    role: &str,
+    reply: &Reply,
     email: String,
     password: String,
 ) -> Option<Credentials> {
     if !reply.is_success() {
         return None;
     }
-    let access = reply.str_at("/access_token")?;
-    let refresh = reply.str_at("/refresh_token")?;
+    let outputs = &http.binding().role(role).ok()?.outputs;
+    let read = |name: &str| {
+        outputs
+            .get(name)
+            .and_then(|s| reply.output(s))
+            .and_then(|v| v.as_str().map(str::to_string))
+    };
+    let access = read("access_token")?;
+    let refresh = read("refresh_token").unwrap_or_default();
     http.log.redactor.add(&access);
-    http.log.redactor.add(&refresh);
+    if !refresh.is_empty() {
+        http.log.redactor.add(&refresh);
+    }
     Some(Credentials {
         email,
         password,

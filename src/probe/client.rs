@@ -1,6 +1,8 @@
 //! The one HTTP client of the audit: every request goes through here, so every exchange is
 //! timed, tagged with the contract operation it exercised, and recorded (redacted) as evidence.
 
+use crate::binding::Binding;
+use crate::binding::template::Source;
 use crate::contract::ApiContract;
 use crate::evidence::{EvidenceLog, Exchange, Purpose};
 use chrono::Utc;
@@ -24,6 +26,8 @@ pub struct Reply {
     pub body: String,
     pub elapsed: Duration,
     pub error: Option<String>,
+    /// Response headers (a binding may read a token from a header or a cookie).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -39,6 +43,27 @@ impl Reply {
     pub fn str_at(&self, pointer: &str) -> Option<String> {
         self.json()?.pointer(pointer)?.as_str().map(str::to_string)
     }
+
+    /// The value a binding output names: a body pointer, a header, or a cookie set by the reply.
+    pub fn output(&self, source: &Source) -> Option<Value> {
+        match source {
+            Source::Body(pointer) => self.json()?.pointer(pointer).cloned(),
+            Source::Header(name) => self
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| Value::String(v.clone())),
+            Source::Cookie(name) => self
+                .headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+                .find_map(|(_, v)| {
+                    let pair = v.split(';').next()?;
+                    let (k, v) = pair.split_once('=')?;
+                    (k.trim() == name).then(|| Value::String(v.trim().to_string()))
+                }),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -46,6 +71,8 @@ pub struct Http {
     client: reqwest::Client,
     base: String,
     contract: Arc<ApiContract>,
+    /// Which operations play the scenarios' roles; the reference binding until told otherwise.
+    binding: Arc<Binding>,
     pub log: EvidenceLog,
 }
 
@@ -56,12 +83,26 @@ impl Http {
         log: EvidenceLog,
         timeout: Duration,
     ) -> Result<Http, String> {
+        // A contract the reference binding does not fit leaves every role unbound: the
+        // scenarios then say which roles are missing instead of guessing paths.
+        let binding = Arc::new(Binding::reference(&contract).unwrap_or_default());
         Ok(Http {
             client: build_client(timeout)?,
             base: base.trim_end_matches('/').to_string(),
             contract,
+            binding,
             log,
         })
+    }
+
+    /// The same client with another binding (`--binding`).
+    pub fn with_binding(mut self, binding: Arc<Binding>) -> Http {
+        self.binding = binding;
+        self
+    }
+
+    pub fn binding(&self) -> &Binding {
+        &self.binding
     }
 
     pub fn base(&self) -> &str {
@@ -170,6 +211,7 @@ impl Http {
             body: text,
             elapsed,
             error,
+            headers: response_headers,
         }
     }
 }

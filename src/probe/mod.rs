@@ -13,6 +13,7 @@ pub mod switch;
 pub mod walk;
 pub mod ws;
 
+use crate::binding::template::{Vars, render};
 use crate::contract::{ApiContract, WsContract};
 use crate::evidence::Purpose;
 use client::{Body, Http, Reply};
@@ -110,6 +111,53 @@ impl Ctx {
             .await
     }
 
+    /// The path of a bound role, its first `{param}` filled with `id` when given; `Err` names
+    /// the unbound role (the checks needing it report "not assessed: role X is not bound").
+    pub fn role_path(&self, role: &str, id: Option<&str>) -> Result<String, String> {
+        let r = self.http.binding().role(role)?;
+        Ok(match id {
+            Some(id) => fill_path(&r.path, id),
+            None => r.path.clone(),
+        })
+    }
+
+    /// Calls a bound role: its method and path (first `{param}` filled with `id`) and its request
+    /// template rendered with `vars`.
+    pub async fn call_role(
+        &self,
+        role: &str,
+        id: Option<&str>,
+        token: Option<&str>,
+        vars: &Vars,
+        scenario: &str,
+    ) -> Result<Reply, String> {
+        let (method, path, body) = self.role_request(role, id, vars)?;
+        Ok(self.call(&method, &path, token, body, scenario).await)
+    }
+
+    /// Method, path and body of a bound role's request, without sending it.
+    pub fn role_request(
+        &self,
+        role: &str,
+        id: Option<&str>,
+        vars: &Vars,
+    ) -> Result<(String, String, Body), String> {
+        let r = self.http.binding().role(role)?;
+        let body = match &r.request {
+            Some(t) => Body::Json(render(t, vars).map_err(|e| format!("role {role}: {e}"))?),
+            None => Body::None,
+        };
+        Ok((r.method.clone(), self.role_path(role, id)?, body))
+    }
+
+    /// A string output of a bound role read from `reply` (`None` when absent or unbound).
+    pub fn role_output(&self, role: &str, output: &str, reply: &Reply) -> Option<String> {
+        let source = self.http.binding().role(role).ok()?.outputs.get(output)?;
+        reply
+            .output(source)
+            .and_then(|v| v.as_str().map(str::to_string))
+    }
+
     /// The stream URL of a session, from the AsyncAPI channel address.
     pub fn ws_url(&self, session_id: &str) -> String {
         format!("{}{}", self.ws_base, self.ws_contract.path_for(session_id))
@@ -122,21 +170,30 @@ impl Ctx {
         provider: &str,
         scenario: &str,
     ) -> Result<String, String> {
-        let path = self.path("createSession", "/api/v1/sessions");
+        let vars = vars(&[("provider", provider.into())]);
         let reply = self
-            .call(
-                "POST",
-                &path,
-                Some(token),
-                Body::Json(serde_json::json!({"provider": provider})),
-                scenario,
-            )
-            .await;
-        reply
-            .str_at("/session/id")
-            .or_else(|| reply.str_at("/id"))
-            .ok_or_else(|| format!("creating a session failed ({})", describe(&reply)))
+            .call_role("session_create", None, Some(token), &vars, scenario)
+            .await?;
+        let source = self
+            .http
+            .binding()
+            .role("session_create")?
+            .outputs
+            .get("session_id")
+            .ok_or("role session_create has no session_id output")?;
+        match reply.output(source) {
+            Some(serde_json::Value::String(id)) if reply.is_success() => Ok(id),
+            _ => Err(format!("creating a session failed ({})", describe(&reply))),
+        }
     }
+}
+
+/// Template variables from name/value pairs.
+pub fn vars(pairs: &[(&str, serde_json::Value)]) -> Vars {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// Replaces the first `{param}` of a path template.

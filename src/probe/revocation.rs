@@ -4,6 +4,7 @@
 
 use super::client::{Body, Reply};
 use super::{Credentials, Ctx, auth, ws};
+use crate::binding::template::Vars;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,8 @@ const SCENARIO: &str = "auth";
 #[derive(Debug, Clone, Default)]
 pub struct AuthObservation {
     /// (step, reply) of the lifecycle, in order; `None` when it needs a throwaway user.
-    pub lifecycle: Option<Vec<(String, Reply)>>,
+    /// `Err` names the unbound role that kept it from running.
+    pub lifecycle: Option<Result<Vec<(String, Reply)>, String>>,
     pub revocation: Option<Result<RevocationResult, String>>,
     /// (what was tried, HTTP status, whether the other user's session id appeared in the body).
     pub cross_user: Option<Vec<CrossUserAttempt>>,
@@ -55,7 +57,11 @@ pub async fn probe(ctx: &Ctx) -> AuthObservation {
         None
     };
     let session = ctx
-        .create_session(&ctx.user.access, "gemini", SCENARIO)
+        .create_session(
+            &ctx.user.access,
+            &super::switch::providers(ctx)[0],
+            SCENARIO,
+        )
         .await;
     if let (Some(other), Ok(session_id)) = (&second, &session) {
         obs.cross_user = Some(cross_user(ctx, other, session_id).await);
@@ -73,38 +79,31 @@ pub async fn probe(ctx: &Ctx) -> AuthObservation {
 async fn cross_user(ctx: &Ctx, intruder: &Credentials, session_id: &str) -> Vec<CrossUserAttempt> {
     let token = Some(intruder.access.as_str());
     let mut attempts = Vec::new();
-    let targets = [
+    // Another user's session through every role that names one, and the listing (which must not
+    // show it). Unbound roles are simply not tried.
+    let switch_vars = super::vars(&[
         (
-            "GET",
-            ctx.session_path("getSession", "/api/v1/sessions/{session_id}", session_id),
-            Body::None,
-        ),
-        (
-            "GET",
-            ctx.session_path(
-                "switchHistory",
-                "/api/v1/sessions/{session_id}/switch-history",
-                session_id,
+            "provider",
+            json!(
+                super::switch::providers(ctx)
+                    .last()
+                    .cloned()
+                    .unwrap_or_default()
             ),
-            Body::None,
         ),
-        (
-            "POST",
-            ctx.session_path(
-                "switchProvider",
-                "/api/v1/sessions/{session_id}/switch-provider",
-                session_id,
-            ),
-            Body::Json(json!({"provider": "openai"})),
-        ),
-        (
-            "GET",
-            ctx.path("listSessions", "/api/v1/sessions"),
-            Body::None,
-        ),
-    ];
+        ("reason", json!("voice-audit cross-user probe")),
+    ]);
+    let targets: Vec<(String, String, Body)> = [
+        ("session_get", Some(session_id)),
+        ("switch_history", Some(session_id)),
+        ("switch", Some(session_id)),
+        ("session_list", None),
+    ]
+    .into_iter()
+    .filter_map(|(role, id)| ctx.role_request(role, id, &switch_vars).ok())
+    .collect();
     for (method, path, body) in targets {
-        let reply = ctx.call(method, &path, token, body, "cross-user").await;
+        let reply = ctx.call(&method, &path, token, body, "cross-user").await;
         let listing = !path.contains(session_id);
         attempts.push(CrossUserAttempt {
             label: format!("{method} {path}"),
@@ -154,10 +153,10 @@ async fn revocation(ctx: &Ctx, session_id: &str) -> Result<RevocationResult, Str
     // closes every socket at once would otherwise look like one that revokes instantly.
     let ws_alive = super::stream::alive(&mut conn, 0, ctx.settings.timeout).await;
     let ws_closed_before_logout = conn.is_closed().then_some(conn.record.close_code);
-    let me = ctx.path("me", "/api/v1/auth/me");
+    let no_vars = Vars::new();
     let before = ctx
-        .call("GET", &me, Some(&victim.access), Body::None, "revocation")
-        .await;
+        .call_role("me", None, Some(&victim.access), &no_vars, "revocation")
+        .await?;
     if before.status != Some(200) {
         return Err(format!(
             "a fresh token was not accepted before logout ({})",
@@ -165,14 +164,8 @@ async fn revocation(ctx: &Ctx, session_id: &str) -> Result<RevocationResult, Str
         ));
     }
     let logout = ctx
-        .call(
-            "POST",
-            &ctx.path("logout", "/api/v1/auth/logout"),
-            Some(&victim.access),
-            Body::None,
-            "revocation",
-        )
-        .await;
+        .call_role("logout", None, Some(&victim.access), &no_vars, "revocation")
+        .await?;
     let revoked_at = Instant::now();
     let waited = ctx.settings.timeout;
     let deadline = revoked_at + waited;
@@ -181,15 +174,15 @@ async fn revocation(ctx: &Ctx, session_id: &str) -> Result<RevocationResult, Str
         while Instant::now() < deadline {
             polls += 1;
             let r = ctx
-                .call(
-                    "GET",
-                    &me,
+                .call_role(
+                    "me",
+                    None,
                     Some(&victim.access),
-                    Body::None,
+                    &no_vars,
                     "revocation-poll",
                 )
                 .await;
-            if r.status == Some(401) {
+            if r.as_ref().is_ok_and(|r| r.status == Some(401)) {
                 return (Some(revoked_at.elapsed()), polls);
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -251,78 +244,63 @@ impl RevocationResult {
     }
 }
 
-async fn lifecycle(ctx: &Ctx, user: &Credentials) -> Vec<(String, Reply)> {
-    let me = ctx.path("me", "/api/v1/auth/me");
-    let refresh_path = ctx.path("refresh", "/api/v1/auth/refresh");
+async fn lifecycle(ctx: &Ctx, user: &Credentials) -> Result<Vec<(String, Reply)>, String> {
+    for role in ["login", "refresh", "me"] {
+        ctx.http.binding().role(role)?;
+    }
+    let me = |token: String| async move {
+        ctx.call_role("me", None, Some(&token), &Vars::new(), "lifecycle")
+            .await
+    };
+    let refresh = |token: String| async move {
+        let vars = super::vars(&[("refresh_token", json!(token))]);
+        ctx.call_role("refresh", None, None, &vars, "lifecycle")
+            .await
+    };
+    let pair = |role: &str, reply: &Reply| {
+        let access = ctx
+            .role_output(role, "access_token", reply)
+            .unwrap_or_default();
+        let refresh = ctx
+            .role_output(role, "refresh_token", reply)
+            .unwrap_or_default();
+        ctx.http.log.redactor.add(&access);
+        ctx.http.log.redactor.add(&refresh);
+        (access, refresh)
+    };
     let mut steps = Vec::new();
+    let vars = super::vars(&[
+        ("email", json!(user.email)),
+        ("password", json!(user.password)),
+    ]);
     let login = ctx
-        .call(
-            "POST",
-            &ctx.path("login", "/api/v1/auth/login"),
-            None,
-            Body::Json(json!({"email": user.email, "password": user.password})),
-            "lifecycle",
-        )
-        .await;
-    let access1 = login.str_at("/access_token").unwrap_or_default();
-    let refresh1 = login.str_at("/refresh_token").unwrap_or_default();
-    ctx.http.log.redactor.add(&access1);
-    ctx.http.log.redactor.add(&refresh1);
+        .call_role("login", None, None, &vars, "lifecycle")
+        .await?;
+    let (access1, refresh1) = pair("login", &login);
     steps.push(("sign-in issues a token pair".to_string(), login));
     steps.push((
         "the access token is accepted".to_string(),
-        ctx.call("GET", &me, Some(&access1), Body::None, "lifecycle")
-            .await,
+        me(access1).await?,
     ));
-    let refreshed = ctx
-        .call(
-            "POST",
-            &refresh_path,
-            None,
-            Body::Json(json!({"refresh_token": refresh1})),
-            "lifecycle",
-        )
-        .await;
-    let access2 = refreshed.str_at("/access_token").unwrap_or_default();
-    let refresh2 = refreshed.str_at("/refresh_token").unwrap_or_default();
-    ctx.http.log.redactor.add(&access2);
-    ctx.http.log.redactor.add(&refresh2);
+    let refreshed = refresh(refresh1.clone()).await?;
+    let (access2, refresh2) = pair("refresh", &refreshed);
     steps.push(("refresh rotates the pair".to_string(), refreshed));
     steps.push((
         "the rotated access token is accepted".to_string(),
-        ctx.call("GET", &me, Some(&access2), Body::None, "lifecycle")
-            .await,
+        me(access2.clone()).await?,
     ));
     for (label, token) in forged(&access2) {
-        steps.push((
-            label,
-            ctx.call("GET", &me, Some(&token), Body::None, "lifecycle")
-                .await,
-        ));
+        steps.push((label, me(token).await?));
     }
     steps.push((
         "a consumed refresh token is refused".to_string(),
-        ctx.call(
-            "POST",
-            &refresh_path,
-            None,
-            Body::Json(json!({"refresh_token": refresh1})),
-            "lifecycle",
-        )
-        .await,
+        refresh(refresh1).await?,
     ));
     steps.push((
         "reuse revokes the rotated refresh token".to_string(),
-        ctx.call(
-            "POST",
-            &refresh_path,
-            None,
-            Body::Json(json!({"refresh_token": refresh2})),
-            "lifecycle",
-        )
-        .await,
+        refresh(refresh2).await?,
     ));
-    steps
+    Ok(steps)
 }
 
 /// Tokens derived from a genuine one that no server may accept: a changed signature, and the

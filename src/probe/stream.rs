@@ -8,7 +8,6 @@
 //! missing pong is recorded as `None`, a socket the server closed as its close code — so the
 //! checks in `check::stream` stay the only place with opinions.
 
-use super::client::Body;
 use super::ws::{self, ConnectionLog, Next, Received, WsConn};
 use super::{Ctx, describe};
 use serde_json::{Value, json};
@@ -164,7 +163,11 @@ pub struct ThroughputResult {
 /// `Err` only when nothing can run: no session could be created, or every connect was refused.
 pub async fn probe(ctx: &Ctx) -> Result<StreamObservation, String> {
     let session_id = ctx
-        .create_session(&ctx.user.access, "gemini", SCENARIO)
+        .create_session(
+            &ctx.user.access,
+            &super::switch::providers(ctx)[0],
+            SCENARIO,
+        )
         .await?;
     let mut run = Run::new(ctx, session_id);
     run.no_token().await;
@@ -383,26 +386,39 @@ impl<'a> Run<'a> {
             Err(reason) => problems.push(format!("the second connection failed: {reason}")),
         }
         // …and a provider switch, announced by `provider_switched`.
-        let path = self.ctx.session_path(
-            "switchProvider",
-            "/api/v1/sessions/{session_id}/switch-provider",
-            &self.obs.session_id,
-        );
+        // Switching to the last allowed provider (the session starts on the first).
+        let vars = super::vars(&[
+            (
+                "provider",
+                json!(
+                    super::switch::providers(self.ctx)
+                        .last()
+                        .cloned()
+                        .unwrap_or_default()
+                ),
+            ),
+            ("reason", json!("voice-audit resume probe")),
+        ]);
         let reply = self
             .ctx
-            .call(
-                "POST",
-                &path,
+            .call_role(
+                "switch",
+                Some(&self.obs.session_id),
                 Some(&self.ctx.user.access),
-                Body::Json(json!({"provider": "openai"})),
+                &vars,
                 SCENARIO,
             )
             .await;
-        result.switch_exchange = Some(reply.exchange_id.clone());
-        if reply.is_success() {
-            newest += 1;
-        } else {
-            problems.push(format!("the provider switch failed ({})", describe(&reply)));
+        match &reply {
+            Ok(r) if r.is_success() => {
+                result.switch_exchange = Some(r.exchange_id.clone());
+                newest += 1;
+            }
+            Ok(r) => {
+                result.switch_exchange = Some(r.exchange_id.clone());
+                problems.push(format!("the provider switch failed ({})", describe(r)));
+            }
+            Err(reason) => problems.push(format!("no provider switch: {reason}")),
         }
 
         let start = Instant::now();

@@ -9,6 +9,7 @@
 use super::Ctx;
 use super::client::{Body, Reply};
 use super::ws::{self, ConnectionLog, Received};
+use crate::binding::template::Vars;
 use crate::stats::Latencies;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -86,7 +87,22 @@ pub fn providers(ctx: &Ctx) -> Vec<String> {
         .unwrap_or_else(|| vec!["gemini".into(), "openai".into(), "deepgram".into()])
 }
 
+/// Roles the switch scenario drives; any one unbound keeps the scenario from running.
+const ROLES: &[&str] = &[
+    "session_create",
+    "session_get",
+    "session_list",
+    "session_end",
+    "switch",
+    "switch_status",
+    "switch_history",
+    "auto_failover",
+];
+
 pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
+    for role in ROLES {
+        ctx.http.binding().role(role)?;
+    }
     let providers = providers(ctx);
     let token = ctx.user.access.clone();
     let session_id = ctx.create_session(&token, &providers[0], SCENARIO).await?;
@@ -105,11 +121,8 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
         ..SwitchObservation::default()
     };
     let wait = Duration::from_secs(2);
-    let switch_path = ctx.session_path(
-        "switchProvider",
-        "/api/v1/sessions/{session_id}/switch-provider",
-        &session_id,
-    );
+    let sid = Some(session_id.as_str());
+    let reason = "voice-audit mid-stream switch";
 
     for i in 0..2 {
         let id = format!("warmup-{i}");
@@ -121,16 +134,13 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
         let next = (current + 1) % providers.len();
         // A text in flight while the switch happens: the switch is mid-stream.
         send_text(&mut conn, &mut obs, &format!("before-{i}")).await;
-        let body = json!({"provider": providers[next], "preserve_context": true, "reason": "voice-audit mid-stream switch"});
+        let vars = super::vars(&[
+            ("provider", json!(providers[next])),
+            ("reason", json!(reason)),
+        ]);
         let reply = ctx
-            .call(
-                "POST",
-                &switch_path,
-                Some(&token),
-                Body::Json(body),
-                SCENARIO,
-            )
-            .await;
+            .call_role("switch", sid, Some(&token), &vars, SCENARIO)
+            .await?;
         let after = format!("after-{i}");
         obs.attempts.push(SwitchAttempt {
             from: providers[current].clone(),
@@ -155,46 +165,50 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
         .count();
     settle(&mut conn, &obs.texts, expected_switches, wait).await;
 
-    let session_path = ctx.session_path("getSession", "/api/v1/sessions/{session_id}", &session_id);
+    let invalid_provider = ctx
+        .http
+        .binding()
+        .invalid_provider
+        .clone()
+        .unwrap_or_else(|| "voice-audit-no-such-provider".to_string());
+    let vars = super::vars(&[
+        ("provider", json!(invalid_provider)),
+        ("reason", json!(reason)),
+    ]);
     let invalid = ctx
-        .call(
-            "POST",
-            &switch_path,
-            Some(&token),
-            Body::Json(json!({"provider": "voice-audit-no-such-provider"})),
-            SCENARIO,
-        )
-        .await;
+        .call_role("switch", sid, Some(&token), &vars, SCENARIO)
+        .await?;
     obs.invalid_provider = Some(invalid);
     obs.after_invalid = ctx
-        .call("GET", &session_path, Some(&token), Body::None, SCENARIO)
-        .await
+        .call_role("session_get", sid, Some(&token), &Vars::new(), SCENARIO)
+        .await?
         .json();
 
-    let failover_path = ctx.session_path(
-        "autoFailover",
-        "/api/v1/sessions/{session_id}/auto-failover",
-        &session_id,
-    );
+    let failover = |force: bool| {
+        super::vars(&[
+            ("force", json!(force)),
+            ("reason", json!("voice-audit failover probe")),
+        ])
+    };
     obs.failover_unforced = Some(
-        ctx.call(
-            "POST",
-            &failover_path,
+        ctx.call_role(
+            "auto_failover",
+            sid,
             Some(&token),
-            Body::Json(json!({})),
+            &failover(false),
             SCENARIO,
         )
-        .await,
+        .await?,
     );
     let forced = ctx
-        .call(
-            "POST",
-            &failover_path,
+        .call_role(
+            "auto_failover",
+            sid,
             Some(&token),
-            Body::Json(json!({"force": true, "reason": "voice-audit failover probe"})),
+            &failover(true),
             SCENARIO,
         )
-        .await;
+        .await?;
     let forced_switched = forced
         .json()
         .and_then(|v| v.get("failover_triggered").and_then(Value::as_bool))
@@ -203,28 +217,18 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
     if forced_switched {
         settle(&mut conn, &obs.texts, expected_switches + 1, wait).await;
     }
-    let status_path = ctx.session_path(
-        "switchStatus",
-        "/api/v1/sessions/{session_id}/switch-status",
-        &session_id,
-    );
     obs.switch_status = ctx
-        .call("GET", &status_path, Some(&token), Body::None, SCENARIO)
-        .await
+        .call_role("switch_status", sid, Some(&token), &Vars::new(), SCENARIO)
+        .await?
         .json();
-    let history_path = ctx.session_path(
-        "switchHistory",
-        "/api/v1/sessions/{session_id}/switch-history",
-        &session_id,
-    );
     obs.switch_history = ctx
-        .call("GET", &history_path, Some(&token), Body::None, SCENARIO)
-        .await
+        .call_role("switch_history", sid, Some(&token), &Vars::new(), SCENARIO)
+        .await?
         .json();
 
     let session = ctx
-        .call("GET", &session_path, Some(&token), Body::None, SCENARIO)
-        .await
+        .call_role("session_get", sid, Some(&token), &Vars::new(), SCENARIO)
+        .await?
         .json();
     let provider_now = session
         .as_ref()
@@ -235,26 +239,21 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
     obs.session_before_end = session;
     let list_path = format!(
         "{}?provider={provider_now}&status=active&page_size=100",
-        ctx.path("listSessions", "/api/v1/sessions")
+        ctx.role_path("session_list", None)?
     );
     obs.filtered_list = ctx
         .call("GET", &list_path, Some(&token), Body::None, SCENARIO)
         .await
         .json();
 
-    let end_path = ctx.session_path(
-        "endSession",
-        "/api/v1/sessions/{session_id}/end",
-        &session_id,
-    );
     let end = ctx
-        .call("POST", &end_path, Some(&token), Body::None, SCENARIO)
-        .await;
+        .call_role("session_end", sid, Some(&token), &Vars::new(), SCENARIO)
+        .await?;
     let ended = end.is_success();
     obs.end = Some(end);
     obs.session_after_end = ctx
-        .call("GET", &session_path, Some(&token), Body::None, SCENARIO)
-        .await
+        .call_role("session_get", sid, Some(&token), &Vars::new(), SCENARIO)
+        .await?
         .json();
     if ended {
         // The stream should deliver the final status and close.

@@ -170,21 +170,23 @@ pub async fn probe(ctx: &Ctx) -> WalkObservation {
     // Framework-level errors must use the error format too.
     ctx.call(
         "GET",
-        "/api/v1/voice-audit-no-such-route",
+        "/voice-audit-no-such-route",
         Some(&ctx.user.access),
         Body::None,
         "unknown-route",
     )
     .await;
-    // The contract the deployment publishes about itself.
-    ctx.call(
-        "GET",
-        "/openapi.json",
-        None,
-        Body::None,
-        "published-contract",
-    )
-    .await;
+    // The contract the deployment publishes about itself, where the binding says it is (an
+    // unbound role leaves it unrequested; the check then says so).
+    let _ = ctx
+        .call_role(
+            "published_contract",
+            None,
+            None,
+            &crate::binding::template::Vars::new(),
+            "published-contract",
+        )
+        .await;
     observation
 }
 
