@@ -147,3 +147,55 @@ async fn a_binding_naming_an_unknown_operation_stops_the_audit() {
     let err = run::audit(&config, &|_| {}).await.err().expect("refused");
     assert!(err.to_string().contains("signIn"), "{err}");
 }
+
+/// A deployment whose stream takes the token only from the `access_token` query parameter.
+async fn token_in_query_only(mut req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/ws/") {
+        req.headers_mut().remove(axum::http::header::AUTHORIZATION);
+        let token = req.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|pair| pair.strip_prefix("access_token="))
+                .map(str::to_string)
+        });
+        if let Some(t) = token
+            && let Ok(value) = format!("Bearer {t}").parse()
+        {
+            req.headers_mut()
+                .insert(axum::http::header::AUTHORIZATION, value);
+        }
+    }
+    next.run(req).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_token_travels_where_the_binding_says() {
+    let server = layered::serve(token_in_query_only).await;
+    let reference = std::fs::read_to_string("audits/bindings/reference.yaml").expect("binding");
+    let query = reference.replace(
+        r#"token: { in: header, name: authorization, prefix: "Bearer " }"#,
+        "token: { in: query, name: access_token }",
+    );
+    assert_ne!(query, reference);
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("binding.yaml");
+    std::fs::write(&path, query).expect("write binding");
+
+    let _turn = support::turn().await;
+    let mut config = RunConfig::new(&server.url);
+    config.probe = support::quick();
+    config.binding = Some(path);
+    let bound = run::audit(&config, &|_| {})
+        .await
+        .expect("the audit runs")
+        .report;
+    assert_eq!(support::failing(&bound), Vec::<String>::new());
+    assert_eq!(bound.score.total, 100.0);
+
+    // The reference binding sends the token in a header this deployment ignores.
+    config.binding = None;
+    let unbound = run::audit(&config, &|_| {})
+        .await
+        .expect("the audit runs")
+        .report;
+    assert!(unbound.score.total < 100.0);
+}

@@ -158,9 +158,62 @@ impl Ctx {
             .and_then(|v| v.as_str().map(str::to_string))
     }
 
-    /// The stream URL of a session, from the AsyncAPI channel address.
+    /// The stream URL of a session: the binding's stream URL template when bound (a path on the
+    /// target, or a full ws(s):// URL), else the AsyncAPI channel address.
     pub fn ws_url(&self, session_id: &str) -> String {
-        format!("{}{}", self.ws_base, self.ws_contract.path_for(session_id))
+        match self
+            .http
+            .binding()
+            .stream()
+            .ok()
+            .and_then(|s| s.url.as_deref())
+        {
+            Some(url) if url.starts_with("ws") => fill_path(url, session_id),
+            Some(path) => format!("{}{}", self.ws_base, fill_path(path, session_id)),
+            None => format!("{}{}", self.ws_base, self.ws_contract.path_for(session_id)),
+        }
+    }
+
+    /// Where the stream upgrade carries the token: the binding's placement, else a bearer header.
+    pub fn token_placement(&self) -> ws::TokenPlacementRef<'_> {
+        match self.http.binding().stream() {
+            Ok(s) => std::borrow::Cow::Borrowed(&s.token),
+            Err(_) => std::borrow::Cow::Owned(ws::bearer()),
+        }
+    }
+
+    /// Opens the stream of `session_id` with `token` placed as the binding says.
+    pub async fn ws_connect(
+        &self,
+        session_id: &str,
+        token: Option<&str>,
+        probe: &str,
+    ) -> Result<(ws::WsConn, Duration), ws::Refused> {
+        ws::connect_placed(
+            &self.ws_url(session_id),
+            token,
+            &self.token_placement(),
+            &self.http.log,
+            probe,
+            self.settings.timeout,
+        )
+        .await
+    }
+
+    /// Close codes that mean "token revoked": the binding's, else the stream contract's
+    /// `x-close-codes` entries that speak of revocation.
+    pub fn revocation_codes(&self) -> Vec<u16> {
+        if let Ok(s) = self.http.binding().stream()
+            && !s.close_codes.revoked.is_empty()
+        {
+            return s.close_codes.revoked.clone();
+        }
+        self.ws_contract
+            .close_codes
+            .iter()
+            .filter(|(_, meaning)| meaning.to_lowercase().contains("revok"))
+            .map(|(code, _)| *code)
+            .collect()
     }
 
     /// Creates a session for `token` and returns its id.

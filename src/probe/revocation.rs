@@ -114,14 +114,7 @@ async fn cross_user(ctx: &Ctx, intruder: &Credentials, session_id: &str) -> Vec<
             exchange_id: Some(reply.exchange_id),
         });
     }
-    let refused = ws::connect(
-        &ctx.ws_url(session_id),
-        token,
-        &ctx.http.log,
-        "cross-user",
-        ctx.settings.timeout,
-    )
-    .await;
+    let refused = ctx.ws_connect(session_id, token, "cross-user").await;
     let (status, leaked) = match refused {
         Ok((conn, _)) => {
             conn.finish().await;
@@ -140,15 +133,10 @@ async fn cross_user(ctx: &Ctx, intruder: &Credentials, session_id: &str) -> Vec<
 
 async fn revocation(ctx: &Ctx, session_id: &str) -> Result<RevocationResult, String> {
     let victim = auth::login(&ctx.http, &ctx.user.email, &ctx.user.password, SCENARIO).await?;
-    let (mut conn, _) = ws::connect(
-        &ctx.ws_url(session_id),
-        Some(&victim.access),
-        &ctx.http.log,
-        "revocation",
-        ctx.settings.timeout,
-    )
-    .await
-    .map_err(|e| format!("the stream refused a fresh token: {e}"))?;
+    let (mut conn, _) = ctx
+        .ws_connect(session_id, Some(&victim.access), "revocation")
+        .await
+        .map_err(|e| format!("the stream refused a fresh token: {e}"))?;
     // A socket that never answered, or closed on its own, cannot show a revocation: a server that
     // closes every socket at once would otherwise look like one that revokes instantly.
     let ws_alive = super::stream::alive(&mut conn, 0, ctx.settings.timeout).await;
@@ -216,20 +204,9 @@ async fn revocation(ctx: &Ctx, session_id: &str) -> Result<RevocationResult, Str
         ws_closed_after,
         ws_close_code,
         ws_error,
-        revocation_codes: revocation_codes(&ctx.ws_contract),
+        revocation_codes: ctx.revocation_codes(),
         waited,
     })
-}
-
-/// The close codes the contract documents for revocation (`x-close-codes` entries that speak of
-/// a revoked token).
-fn revocation_codes(contract: &crate::contract::WsContract) -> Vec<u16> {
-    contract
-        .close_codes
-        .iter()
-        .filter(|(_, meaning)| meaning.to_lowercase().contains("revok"))
-        .map(|(code, _)| *code)
-        .collect()
 }
 
 impl RevocationResult {

@@ -220,9 +220,10 @@ impl<'a> Run<'a> {
         probe: &str,
         token: Option<&str>,
     ) -> Result<(WsConn, Duration), ws::Refused> {
-        ws::connect(
+        ws::connect_placed(
             &self.url,
             token,
+            &self.ctx.token_placement(),
             &self.ctx.http.log,
             probe,
             self.ctx.settings.timeout,

@@ -106,15 +106,10 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
     let providers = providers(ctx);
     let token = ctx.user.access.clone();
     let session_id = ctx.create_session(&token, &providers[0], SCENARIO).await?;
-    let (mut conn, _) = ws::connect(
-        &ctx.ws_url(&session_id),
-        Some(&token),
-        &ctx.http.log,
-        SCENARIO,
-        ctx.settings.timeout,
-    )
-    .await
-    .map_err(|e| format!("the session stream refused the scenario's connection: {e}"))?;
+    let (mut conn, _) = ctx
+        .ws_connect(&session_id, Some(&token), SCENARIO)
+        .await
+        .map_err(|e| format!("the session stream refused the scenario's connection: {e}"))?;
     let mut obs = SwitchObservation {
         session_id: session_id.clone(),
         initial_provider: providers[0].clone(),

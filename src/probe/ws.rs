@@ -5,6 +5,8 @@
 //! Receiving always works against an absolute deadline checked inside the loop, because a
 //! timeout around `next()` alone never fires while other traffic keeps arriving.
 
+use crate::binding::TokenPlacement;
+use crate::binding::template::render;
 use crate::evidence::EvidenceLog;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -86,20 +88,71 @@ pub async fn connect(
     probe: &str,
     timeout: Duration,
 ) -> Result<(WsConn, Duration), Refused> {
+    connect_placed(url, token, &bearer(), log, probe, timeout).await
+}
+
+/// A token placement, borrowed from the binding or built as the default.
+pub type TokenPlacementRef<'a> = std::borrow::Cow<'a, TokenPlacement>;
+
+/// The reference placement: `Authorization: Bearer <token>` on the upgrade.
+pub fn bearer() -> TokenPlacement {
+    TokenPlacement::Header {
+        name: "authorization".into(),
+        prefix: "Bearer ".into(),
+    }
+}
+
+/// Opens a connection carrying `token` where the binding says (query parameter, header,
+/// subprotocol, or a first message sent right after the upgrade).
+pub async fn connect_placed(
+    url: &str,
+    token: Option<&str>,
+    placement: &TokenPlacement,
+    log: &EvidenceLog,
+    probe: &str,
+    timeout: Duration,
+) -> Result<(WsConn, Duration), Refused> {
     super::client::install_crypto();
     let refused = |message: String| Refused {
         status: None,
         message,
     };
+    let url = match (token, placement) {
+        (Some(t), TokenPlacement::Query { name }) => {
+            let encoded: String = url::form_urlencoded::byte_serialize(t.as_bytes()).collect();
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}{name}={encoded}")
+        }
+        _ => url.to_string(),
+    };
+    let url = url.as_str();
     let mut request = url
         .into_client_request()
         .map_err(|e| refused(e.to_string()))?;
-    if let Some(t) = token {
-        let value = format!("Bearer {t}")
+    let header = match (token, placement) {
+        (Some(t), TokenPlacement::Header { name, prefix }) => {
+            Some((name.clone(), format!("{prefix}{t}")))
+        }
+        (Some(t), TokenPlacement::Subprotocol { prefix }) => {
+            Some(("sec-websocket-protocol".to_string(), format!("{prefix}{t}")))
+        }
+        _ => None,
+    };
+    if let Some((name, value)) = header {
+        let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| refused(format!("{name:?} is not a valid header name")))?;
+        let value = value
             .parse()
             .map_err(|_| refused("token is not a valid header value".into()))?;
-        request.headers_mut().insert("authorization", value);
+        request.headers_mut().insert(name, value);
     }
+    let first_message = match (token, placement) {
+        (Some(t), TokenPlacement::FirstMessage { template }) => {
+            let vars = super::vars(&[("token", Value::String(t.to_string()))]);
+            Some(render(template, &vars).map_err(refused)?)
+        }
+        _ => None,
+    };
     let id = format!(
         "ws-{:03}",
         COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
@@ -146,19 +199,22 @@ pub async fn connect(
                 "open",
                 &format!("{redacted_url} ({:.1} ms)", elapsed.as_secs_f64() * 1000.0),
             );
-            Ok((
-                WsConn {
-                    stream,
-                    log: log.clone(),
-                    record: ConnectionLog {
-                        connection: id,
-                        probe: probe.to_string(),
-                        ..ConnectionLog::default()
-                    },
-                    closed: false,
+            let mut conn = WsConn {
+                stream,
+                log: log.clone(),
+                record: ConnectionLog {
+                    connection: id,
+                    probe: probe.to_string(),
+                    ..ConnectionLog::default()
                 },
-                elapsed,
-            ))
+                closed: false,
+            };
+            if let Some(message) = first_message {
+                conn.send_json(&message)
+                    .await
+                    .map_err(|e| refused(format!("sending the token message failed: {e}")))?;
+            }
+            Ok((conn, elapsed))
         }
     }
 }
