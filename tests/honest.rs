@@ -1,5 +1,6 @@
 //! Honest scenario results against deployments the reference server cannot imitate: one that
-//! refuses every provider switch, one that closes every stream at once with a normal close.
+//! refuses every provider switch, one that accepts every stream upgrade and closes it at once
+//! with a normal close, one that takes the stream token only from the query.
 //! Neither may earn points for a promise nothing showed held.
 
 use crate::support::{self, layered};
@@ -82,7 +83,16 @@ async fn a_deployment_refusing_every_switch_loses_every_switching_point() {
 async fn a_stream_closing_every_socket_at_once_is_no_revocation() {
     let server = layered::serve(close_streams_at_once).await;
     let report = audit(&server.url).await;
-    failed(&report, "auth.revocation_ws");
+    // It also lets anyone in: without a token, and to sessions that do not exist.
+    for id in ["auth.revocation_ws", "auth.ws_upgrade_refused"] {
+        failed(&report, id);
+    }
+    let c = support::check(&report, "auth.ws_upgrade_refused");
+    assert!(
+        c.details.iter().any(|d| d.contains("without a token")),
+        "{:?}",
+        c.details
+    );
     let c = support::check(&report, "auth.revocation_ws");
     assert!(c.summary.contains("before logout"), "{}", c.summary);
     assert_eq!(report.metrics.revocation_ws_ms, None);

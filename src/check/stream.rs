@@ -30,6 +30,7 @@ pub const ORDERING: &str = "ws.ordering";
 pub const EVENT_LATENCY: &str = "ws.event_latency";
 pub const THROUGHPUT: &str = "ws.throughput";
 pub const MALFORMED_HANDLING: &str = "ws.malformed_handling";
+pub const UPGRADE_REFUSED: &str = "auth.ws_upgrade_refused";
 
 /// Most failed items listed in a finding's details.
 const MAX_DETAILS: usize = 10;
@@ -58,6 +59,7 @@ pub fn findings(
         own(EVENT_LATENCY, event_latency),
         own(THROUGHPUT, throughput),
         own(MALFORMED_HANDLING, malformed_handling),
+        own(UPGRADE_REFUSED, upgrade_refused),
     ]
 }
 
@@ -157,6 +159,40 @@ fn capped(mut details: Vec<String>, failed: usize) -> Vec<String> {
         details.push(format!("… and {} more", failed - details.len()));
     }
     details
+}
+
+/// The stream's door: an upgrade without a token, and one with a valid token to a session that
+/// does not exist, must both be refused with a 4xx before any frame flows. A socket accepted in
+/// either case, or no HTTP answer at all, fails its item.
+fn upgrade_refused(obs: &StreamObservation) -> Finding {
+    let items = [
+        (
+            "upgrade without a token",
+            obs.no_token_status,
+            &obs.no_token_error,
+        ),
+        (
+            "upgrade to a session that does not exist",
+            obs.unknown_session_status,
+            &obs.unknown_session_error,
+        ),
+    ];
+    let mut passed = 0;
+    let mut details = Vec::new();
+    for (label, status, error) in items {
+        match (status, error) {
+            (Some(s), None) if (400..500).contains(&s) => passed += 1,
+            (Some(s), _) => details.push(format!("{label}: HTTP {s}, expected a 4xx refusal")),
+            (None, Some(e)) => details.push(format!("{label}: {e}")),
+            (None, None) => details.push(format!("{label}: no answer")),
+        }
+    }
+    Finding::ratio(UPGRADE_REFUSED, passed, items.len(), "refusals")
+        .with_summary(format!(
+            "{passed} of {} stream upgrades that must be refused were refused",
+            items.len()
+        ))
+        .with_details(details)
 }
 
 fn connect_time(obs: &StreamObservation) -> Finding {
@@ -709,6 +745,7 @@ mod tests {
             connect_times: (1..=10).map(ms).collect(),
             connect_timeout: Duration::from_secs(10),
             no_token_status: Some(401),
+            unknown_session_status: Some(404),
             pings: (0..5)
                 .map(|i| PingResult {
                     sent_timestamp: 1000 + i,
@@ -762,6 +799,18 @@ mod tests {
     }
 
     #[test]
+    fn upgrades_that_must_be_refused_fail_when_accepted() {
+        let mut obs = good();
+        obs.no_token_status = None;
+        obs.no_token_error = Some("the upgrade was accepted without a token".into());
+        let f = upgrade_refused(&obs);
+        assert_eq!(measured(&f), 0.5);
+        assert!(f.details[0].contains("without a token"), "{:?}", f.details);
+        obs.unknown_session_status = Some(200);
+        assert_eq!(measured(&upgrade_refused(&obs)), 0.0);
+    }
+
+    #[test]
     fn good_observations_pass_every_check() {
         let obs = good();
         let connections = vec![conn(vec![
@@ -783,7 +832,8 @@ mod tests {
                 ORDERING,
                 EVENT_LATENCY,
                 THROUGHPUT,
-                MALFORMED_HANDLING
+                MALFORMED_HANDLING,
+                UPGRADE_REFUSED
             ]
         );
         for f in &found {
@@ -796,6 +846,7 @@ mod tests {
             EVENT_SCHEMA,
             ORDERING,
             MALFORMED_HANDLING,
+            UPGRADE_REFUSED,
         ] {
             assert_eq!(by(id), 1.0, "{id}");
         }

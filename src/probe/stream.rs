@@ -72,6 +72,10 @@ pub struct StreamObservation {
     /// without an HTTP answer — see `no_token_error`).
     pub no_token_status: Option<u16>,
     pub no_token_error: Option<String>,
+    /// HTTP status of an upgrade with a valid token to a session that does not exist.
+    pub unknown_session_status: Option<u16>,
+    /// Set when that upgrade was accepted or failed without an HTTP answer.
+    pub unknown_session_error: Option<String>,
     pub pings: Vec<PingResult>,
     pub malformed: Vec<MalformedResult>,
     pub resume: Option<ResumeResult>,
@@ -171,6 +175,7 @@ pub async fn probe(ctx: &Ctx) -> Result<StreamObservation, String> {
         .await?;
     let mut run = Run::new(ctx, session_id);
     run.no_token().await;
+    run.unknown_session().await;
     run.connects().await?;
     match run.open(PROBE_LIVE).await {
         Ok(mut live) => {
@@ -241,6 +246,29 @@ impl<'a> Run<'a> {
     async fn close(&mut self, conn: WsConn) {
         let log = conn.finish().await;
         self.obs.connections.push(log);
+    }
+
+    /// An upgrade with a valid token to a session that does not exist must be refused too.
+    async fn unknown_session(&mut self) {
+        let session = uuid::Uuid::new_v4().to_string();
+        match self
+            .ctx
+            .ws_connect(&session, Some(&self.ctx.user.access), PROBE_NO_TOKEN)
+            .await
+        {
+            Ok((conn, _)) => {
+                self.obs.unknown_session_error = Some(format!(
+                    "the upgrade to unknown session {session} was accepted"
+                ));
+                self.close(conn).await;
+            }
+            Err(refused) => {
+                self.obs.unknown_session_status = refused.status;
+                if refused.status.is_none() {
+                    self.obs.unknown_session_error = Some(refused.message);
+                }
+            }
+        }
     }
 
     /// An upgrade without any token must be refused (the contract says 401).
@@ -743,7 +771,7 @@ mod tests {
         let obs = observed.expect("the stream probes run");
         assert_eq!(obs.no_token_status, Some(401));
         let found = findings(Some(&Ok(obs.clone())), &obs.connections, &ctx.ws_contract);
-        assert_eq!(found.len(), 9);
+        assert_eq!(found.len(), 10);
         for f in &found {
             eprintln!("{}: {:?} — {}", f.check_id, f.outcome, f.summary);
             assert!(f.details.is_empty(), "{}: {:?}", f.check_id, f.details);
@@ -754,6 +782,7 @@ mod tests {
             "ws.event_schema",
             "ws.ordering",
             "ws.malformed_handling",
+            "auth.ws_upgrade_refused",
         ] {
             assert_eq!(value(&found, id), 1.0, "{id}");
         }
