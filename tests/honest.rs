@@ -209,3 +209,31 @@ async fn the_stream_token_travels_where_the_binding_says() {
         .report;
     assert!(unbound.score.total < 100.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_deployment_scores_like_the_reference_through_its_binding() {
+    let server = layered::serve(support::foreign::layer).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let contract = dir.path().join("openapi.yaml");
+    let binding = dir.path().join("binding.yaml");
+    std::fs::write(&contract, support::foreign::contract()).expect("contract");
+    std::fs::write(&binding, support::foreign::binding()).expect("binding");
+
+    let _turn = support::turn().await;
+    let mut config = RunConfig::new(&server.url);
+    config.probe = support::quick();
+    config.contract = voice_audit::contract::ContractSource::parse(&contract.display().to_string());
+    config.binding = Some(binding);
+    let report = run::audit(&config, &|_| {})
+        .await
+        .expect("the audit runs")
+        .report;
+    assert_eq!(support::failing(&report), Vec::<String>::new());
+    assert_eq!(report.score.total, 100.0);
+
+    // With the reference binding the audit cannot even start on this contract: the reference
+    // operation ids are not there.
+    config.binding = None;
+    let err = run::audit(&config, &|_| {}).await.err().expect("refused");
+    assert!(err.to_string().contains("no operation with id"), "{err}");
+}

@@ -40,7 +40,11 @@ where
     let addr = app.local_addr();
     let state = app.state().clone();
     drop(app);
-    let router: Router = voice_reference_server::app(state).layer(axum::middleware::from_fn(layer));
+    // An outer router whose fallback is the whole reference app: the layer runs before the
+    // reference app routes, so it may rewrite paths.
+    let router: Router = Router::new()
+        .fallback_service(voice_reference_server::app(state))
+        .layer(axum::middleware::from_fn(layer));
     let listener = tokio::net::TcpListener::bind(addr).await.expect("rebind");
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;

@@ -1,6 +1,7 @@
 //! Shared helpers: a reference server per test (own temporary database, optional faults) and
 //! an in-process audit with small, fast settings.
 
+pub mod foreign;
 pub mod layered;
 
 use std::time::Duration;
