@@ -173,9 +173,11 @@ pub struct Binding {
 }
 
 impl Binding {
-    /// The reference binding, validated against `contract`.
+    /// The reference binding, used when no `--binding` is given. Unlike a binding the user
+    /// wrote, a role whose operation the audited contract lacks is left unbound rather than
+    /// refused: the audit of a foreign contract then says which roles it is missing.
     pub fn reference(contract: &ApiContract) -> Result<Binding, BindingError> {
-        Binding::parse(REFERENCE, "reference (bundled)", contract)
+        Binding::parse_with(REFERENCE, "reference (bundled)", contract, false)
     }
 
     pub fn load(path: &Path, contract: &ApiContract) -> Result<Binding, BindingError> {
@@ -187,6 +189,17 @@ impl Binding {
     }
 
     pub fn parse(text: &str, name: &str, contract: &ApiContract) -> Result<Binding, BindingError> {
+        Binding::parse_with(text, name, contract, true)
+    }
+
+    /// `strict`: a role that does not resolve against the contract is an error; otherwise it is
+    /// left unbound.
+    fn parse_with(
+        text: &str,
+        name: &str,
+        contract: &ApiContract,
+        strict: bool,
+    ) -> Result<Binding, BindingError> {
         let file: BindingFile =
             yaml_serde::from_str(text).map_err(|e| BindingError::Malformed {
                 name: name.to_string(),
@@ -210,8 +223,13 @@ impl Binding {
                     ROLES.join(", ")
                 )));
             }
-            let resolved = resolve_role(&role, spec, contract).map_err(&invalid)?;
-            roles.insert(role, resolved);
+            match resolve_role(&role, spec, contract) {
+                Ok(resolved) => {
+                    roles.insert(role, resolved);
+                }
+                Err(e) if strict => return Err(invalid(e)),
+                Err(_) => {}
+            }
         }
         let stream = file
             .stream

@@ -63,3 +63,15 @@ fn broken_bindings_are_refused_with_the_reason() {
     refused("version: 1\nroles: [", "not valid YAML");
     refused("version: 1\nrolez: {}", "not valid YAML");
 }
+
+#[test]
+fn the_reference_binding_leaves_roles_a_foreign_contract_lacks_unbound() {
+    let foreign =
+        BUNDLED_OPENAPI.replace("operationId: switchProvider", "operationId: changeProvider");
+    let contract = ApiContract::parse(&foreign, "foreign").expect("contract");
+    let b = Binding::reference(&contract).expect("lenient");
+    assert_eq!(b.role("switch").unwrap_err(), "role switch is not bound");
+    assert!(b.role("login").is_ok());
+    // The same text given as --binding is strict.
+    assert!(Binding::parse(REFERENCE, "explicit", &contract).is_err());
+}
