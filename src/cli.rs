@@ -32,6 +32,18 @@ pub enum Command {
     Run(RunArgs),
     /// Start the reference server in-process on a free port, audit it, and write the report.
     Demo(DemoArgs),
+    /// Draft a binding (roles → operations) from an OpenAPI document; prints YAML to stdout.
+    Bind(BindArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BindArgs {
+    /// OpenAPI document: `bundled`, a file, a URL, or `target` (with --target).
+    #[arg(long)]
+    pub contract: String,
+    /// Base URL of the deployment, for `--contract target`.
+    #[arg(long)]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +170,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
             audit_and_report(&config, &args.output).await
         }
         Command::Demo(args) => crate::demo::run(&args).await,
+        Command::Bind(args) => bind(&args).await,
     };
     match result {
         Ok(true) => ExitCode::from(0),
@@ -167,6 +180,24 @@ pub async fn execute(cli: Cli) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Loads the contract and prints the drafted binding; `Ok(true)` when printed.
+async fn bind(args: &BindArgs) -> Result<bool, AuditError> {
+    use crate::contract::{ApiContract, BUNDLED_OPENAPI, load_text};
+    let source = ContractSource::parse(&args.contract);
+    let source = match (&source, &args.target) {
+        (ContractSource::Target, Some(t)) => {
+            source.on_target(t.trim_end_matches('/'), "/openapi.json")
+        }
+        _ => source,
+    };
+    let client =
+        crate::probe::client::build_client(Duration::from_secs(30)).map_err(AuditError::Client)?;
+    let text = load_text(&source, BUNDLED_OPENAPI, &client).await?;
+    let contract = ApiContract::parse(&text, &source.name())?;
+    print!("{}", crate::binding::draft::draft(&contract));
+    Ok(true)
 }
 
 /// Audits, writes, prints; `Ok(passed)` for the gate.

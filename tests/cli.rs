@@ -166,3 +166,50 @@ async fn baseline_regressions_fail_the_gate() {
         "{reasons:?}"
     );
 }
+
+#[test]
+fn bind_drafts_a_binding_the_run_command_accepts() {
+    let out = voice_audit()
+        .args(["bind", "--contract", "bundled"])
+        .output()
+        .expect("bind runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let contract = voice_audit::contract::ApiContract::parse(
+        voice_audit::contract::BUNDLED_OPENAPI,
+        "bundled",
+    )
+    .expect("contract");
+    let binding = voice_audit::binding::Binding::parse(&text, "draft", &contract)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(binding.role("switch").is_ok());
+
+    let missing = voice_audit()
+        .args(["bind", "--contract", "/no/such/contract.yaml"])
+        .output()
+        .expect("bind runs");
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn a_broken_binding_file_exits_2_with_the_reason() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("binding.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nroles:\n  switch: { operation: teleport }\n",
+    )
+    .expect("write");
+    let out = voice_audit()
+        .args(["run", "--target", "http://127.0.0.1:9", "--binding"])
+        .arg(&path)
+        .output()
+        .expect("run runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("teleport"), "{stderr}");
+}

@@ -7,6 +7,7 @@
 //! pointer or a bad template is a clear error (exit 2), and a role left out is reported by the
 //! checks that need it as "not assessed: role X is not bound".
 
+pub mod draft;
 pub mod template;
 
 use crate::contract::ApiContract;

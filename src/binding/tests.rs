@@ -75,3 +75,25 @@ fn the_reference_binding_leaves_roles_a_foreign_contract_lacks_unbound() {
     // The same text given as --binding is strict.
     assert!(Binding::parse(REFERENCE, "explicit", &contract).is_err());
 }
+
+#[test]
+fn a_draft_of_the_reference_contract_is_a_valid_binding_with_the_right_guesses() {
+    let text = draft::draft(&contract());
+    let b = Binding::parse(&text, "draft", &contract()).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let path = |role: &str| b.role(role).map(|r| r.path.clone()).unwrap_or_default();
+    assert_eq!(
+        path("switch"),
+        "/api/v1/sessions/{session_id}/switch-provider"
+    );
+    assert_eq!(path("login"), "/api/v1/auth/login");
+    assert_eq!(path("logout"), "/api/v1/auth/logout");
+    assert_eq!(path("logout_all"), "/api/v1/auth/logout-all");
+    assert_eq!(path("session_create"), "/api/v1/sessions");
+    assert_eq!(path("session_get"), "/api/v1/sessions/{session_id}");
+    assert!(
+        b.role("login")
+            .is_ok_and(|r| r.outputs.contains_key("access_token"))
+    );
+    assert!(text.contains("# guess"), "{text}");
+    assert!(text.contains("provider_list: UNBOUND"), "{text}");
+}
