@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::cache::CacheConfig;
 use crate::faults::{Faults, UnknownFault};
 use crate::settings::{DEFAULT_DATABASE_URL, Settings};
 
@@ -48,6 +49,14 @@ pub struct Cli {
     /// PKCS#8 PEM file with the Ed25519 JWT signing key (generated at start when absent).
     #[arg(long, env = "VOICE_JWT_KEY_FILE")]
     pub jwt_key_file: Option<PathBuf>,
+    /// Redis URL of the shared cache tier and event bus (`redis://127.0.0.1:6379`); the
+    /// in-process cache when absent. Requires `--jwt-key-file`: every instance must verify
+    /// the tokens of every other.
+    #[arg(long, env = "VOICE_CACHE_URL")]
+    pub cache_url: Option<String>,
+    /// Prefix of every Redis key, so that several deployments (or tests) share one Redis.
+    #[arg(long, env = "VOICE_CACHE_PREFIX", default_value = "voice:")]
+    pub cache_prefix: String,
     /// Close a WebSocket with 4008 after this many seconds without a client frame.
     #[arg(long, env = "VOICE_WS_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     pub ws_idle_timeout_secs: u64,
@@ -83,6 +92,13 @@ impl Cli {
             jwt_key_file: self.jwt_key_file,
             ws_idle_timeout: Duration::from_secs(self.ws_idle_timeout_secs.max(1)),
             faults: Faults::from_names(&self.inject_fault)?,
+            cache: match self.cache_url {
+                Some(url) => CacheConfig::Redis {
+                    url,
+                    prefix: self.cache_prefix,
+                },
+                None => CacheConfig::InProcess,
+            },
             ..Settings::default()
         })
     }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::cache::CacheConfig;
 use crate::faults::Faults;
 
 /// Server configuration.
@@ -35,6 +36,8 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Deliberate defects, for testing auditors; never in production.
     pub faults: Faults,
+    /// The cache tier (in-process unless a Redis URL is given).
+    pub cache: CacheConfig,
 }
 
 /// argon2id parameters (memory in KiB, iterations, parallelism 1).
@@ -116,6 +119,7 @@ impl Default for Settings {
             password_hashing: PasswordHashing::default(),
             providers: ProviderSettings::default(),
             faults: Faults::default(),
+            cache: CacheConfig::InProcess,
         }
     }
 }

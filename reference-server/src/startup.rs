@@ -31,6 +31,12 @@ pub enum StartError {
     /// The bundled contract could not be parsed.
     #[error("bundled contract: {0}")]
     Contract(String),
+    /// The settings contradict each other.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The cache tier could not be opened (a malformed URL; an unreachable Redis is not fatal).
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
     /// An unknown fault name.
     #[error(transparent)]
     Fault(#[from] crate::faults::UnknownFault),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::auth::{Revocations, TokenService};
-use crate::cache::{Cache, InMemoryCache};
+use crate::cache::{self, Cache, InMemoryCache};
 use crate::faults::Faults;
 use crate::providers::Providers;
 use crate::settings::{PasswordHashing, Settings};
@@ -39,6 +39,8 @@ pub struct AppState {
     pub store: Store,
     /// The cache tier.
     pub cache: Arc<dyn Cache>,
+    /// The cache tier when it is in-process (it can be switched off to drill an outage).
+    pub in_process_cache: Option<Arc<InMemoryCache>>,
     /// JWT issuing and verification.
     pub tokens: Arc<TokenService>,
     /// Revocation (both tiers, pushed to sockets).
@@ -79,17 +81,33 @@ impl AppState {
         settings: &Settings,
         bound_addr: Option<SocketAddr>,
     ) -> Result<AppState, StartError> {
+        if settings.cache.is_shared() && settings.jwt_key_file.is_none() {
+            return Err(StartError::Config(
+                "a shared cache (--cache-url) needs --jwt-key-file: every instance must sign \
+                 and verify with the same key"
+                    .into(),
+            ));
+        }
         let store = Store::connect(&settings.database_url).await?;
-        let cache: Arc<dyn Cache> = Arc::new(InMemoryCache::default());
+        let opened = cache::open(&settings.cache)?;
+        let cache = opened.cache.clone();
         let tokens =
             TokenService::new(settings.jwt_key_file.as_deref(), settings.access_token_ttl)?;
         let contract: serde_json::Value =
             yaml_serde::from_str(OPENAPI_YAML).map_err(|e| StartError::Contract(e.to_string()))?;
         let (shutdown, _) = watch::channel(false);
+        let revocations = Revocations::new(store.clone(), cache.clone(), settings.access_token_ttl);
+        if !revocations.warm().await {
+            tracing::warn!(
+                cache = cache.kind(),
+                "cache tier unavailable at start: revocation checks use the database until it returns"
+            );
+        }
         Ok(AppState {
-            revocations: Revocations::new(store.clone(), cache.clone()),
+            revocations,
             store,
             cache,
+            in_process_cache: opened.in_process,
             tokens: Arc::new(tokens),
             hubs: Hubs::new(settings.replay_buffer.max(1)),
             providers: Providers::simulated(&settings.providers),

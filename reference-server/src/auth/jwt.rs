@@ -94,6 +94,15 @@ impl TokenService {
         })
     }
 
+    /// A new Ed25519 signing key as PKCS#8 PEM, for `--jwt-key-file` (what
+    /// `openssl genpkey -algorithm ed25519` writes).
+    pub fn generate_pem() -> Result<String, TokenError> {
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        key.to_pkcs8_pem(Default::default())
+            .map(|pem| pem.to_string())
+            .map_err(|e| TokenError::Key(e.to_string()))
+    }
+
     /// Fresh claims for `user_id` valid for the access TTL.
     pub fn claims_for(&self, user_id: Uuid, role: &str) -> Claims {
         let now_ms = chrono::Utc::now().timestamp_millis();

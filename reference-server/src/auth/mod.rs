@@ -7,4 +7,4 @@ pub mod refresh;
 pub mod revocation;
 
 pub use jwt::{Claims, TokenError, TokenService};
-pub use revocation::{Revocation, Revocations};
+pub use revocation::{CacheState, Revocation, Revocations};

@@ -85,7 +85,14 @@ async fn issue_pair(
     user: &UserRow,
     family: Option<String>,
 ) -> Result<Value, AppError> {
-    let claims = state.tokens.claims_for(user.id, &user.role);
+    let mut claims = state.tokens.claims_for(user.id, &user.role);
+    // Never inside a revocation cut-off of the same millisecond (no sleep needed to order them).
+    let floor = state
+        .revocations
+        .issue_floor(user.id)
+        .await
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    claims.iat_ms = claims.iat_ms.max(floor);
     let access = state
         .tokens
         .encode(&claims)

@@ -300,6 +300,31 @@ impl Store {
         Ok(row.map(|r| r.try_get("revoked_before_ms")).transpose()?)
     }
 
+    /// Every revoked access-token id that has not expired at `now` (Unix seconds), with its
+    /// expiry: what a cache must hold to answer "not revoked" on its own.
+    pub async fn live_revoked_jtis(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= ?")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("jti")?, r.try_get("expires_at")?)))
+            .collect()
+    }
+
+    /// Every user cut-off at or after `since_ms` (older ones only cover expired tokens).
+    pub async fn user_cutoffs_since(&self, since_ms: i64) -> Result<Vec<(Uuid, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT user_id, revoked_before_ms FROM user_revocations WHERE revoked_before_ms >= ?",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((uuid_col(r, "user_id")?, r.try_get("revoked_before_ms")?)))
+            .collect()
+    }
+
     // ----- sessions -----
 
     /// Inserts a session.

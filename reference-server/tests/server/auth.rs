@@ -273,7 +273,7 @@ async fn operations_endpoints() {
     let ready = app.get("/ready", None).await;
     assert_eq!(
         ready.body,
-        json!({"status": "ready", "checks": {"database": "ok", "cache": "ok"}})
+        json!({"status": "ready", "checks": {"database": "ok", "cache": "ok"}, "cache_backend": "in-process"})
     );
     let contract = app.get("/openapi.json", None).await;
     assert_eq!(contract.body["openapi"], "3.1.0");

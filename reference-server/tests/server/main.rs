@@ -2,6 +2,7 @@
 //! WebSocket tests against a port-0 server.
 
 mod auth;
+mod cache;
 mod common;
 mod faults;
 mod sessions;

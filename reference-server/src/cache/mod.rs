@@ -1,0 +1,118 @@
+//! The cache tier in front of the database, for the revocation check on every request.
+//!
+//! The database is the truth; the cache never holds the only copy of anything. What the cache
+//! adds is speed: a token check is one cache read instead of two database queries. For that to
+//! be safe, a cache miss must mean "not revoked", which only holds while the cache holds every
+//! revocation. So the cache carries a *revocation epoch*: a marker written after the cache has
+//! been loaded (warmed) from the database. No marker (a restarted or flushed Redis, a server
+//! that could not write a revocation to it) means the cache is incomplete, and checks fall back
+//! to the database until it has been warmed again. See `auth::revocation` for the protocol.
+//!
+//! Two implementations: [`InMemoryCache`] (embedded default) and [`RedisCache`] (shared by
+//! several instances, `--cache-url redis://…`, keys under a configurable prefix).
+
+mod memory;
+mod redis;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+pub use memory::InMemoryCache;
+pub use redis::RedisCache;
+
+/// A cache failure: the tier is unreachable, slow or returned something unexpected.
+#[derive(Debug, thiserror::Error)]
+#[error("cache unavailable: {0}")]
+pub struct CacheError(pub String);
+
+/// What the cache knows about one token, read in one round trip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationView {
+    /// The token id is recorded as revoked.
+    pub jti_revoked: bool,
+    /// The user's revocation cut-off (Unix milliseconds), if recorded.
+    pub cutoff_ms: Option<i64>,
+    /// The revocation epoch marker; `None` means the cache is not known to be complete.
+    pub epoch: Option<String>,
+}
+
+/// Revocation state kept close to the request path.
+pub trait Cache: Send + Sync + 'static {
+    /// Records a revoked token id until `expires_at` (Unix seconds).
+    fn revoke_jti<'a>(
+        &'a self,
+        jti: &'a str,
+        expires_at: i64,
+    ) -> BoxFuture<'a, Result<(), CacheError>>;
+    /// Records that every token of `user_id` issued at or before `cutoff_ms` is revoked
+    /// (keeps the larger cut-off when one is already recorded).
+    fn set_user_cutoff<'a>(
+        &'a self,
+        user_id: &'a str,
+        cutoff_ms: i64,
+    ) -> BoxFuture<'a, Result<(), CacheError>>;
+    /// The token's and its user's revocation state plus the epoch marker.
+    fn view<'a>(
+        &'a self,
+        jti: Option<&'a str>,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<RevocationView, CacheError>>;
+    /// Writes the epoch marker: the cache now holds every revocation.
+    fn set_epoch<'a>(&'a self, epoch: &'a str) -> BoxFuture<'a, Result<(), CacheError>>;
+    /// Removes the epoch marker: the cache may be incomplete.
+    fn clear_epoch(&self) -> BoxFuture<'_, Result<(), CacheError>>;
+    /// Reachability probe for `/ready`.
+    fn ping(&self) -> BoxFuture<'_, Result<(), CacheError>>;
+    /// `in-process` or `redis`, for logs and `/ready`.
+    fn kind(&self) -> &'static str;
+}
+
+/// Which cache tier to use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CacheConfig {
+    /// The in-process map (one instance only).
+    #[default]
+    InProcess,
+    /// Redis at `url`, every key under `prefix`.
+    Redis {
+        /// `redis://host:port[/db]`.
+        url: String,
+        /// Prepended to every key (e.g. `voice:prod:`).
+        prefix: String,
+    },
+}
+
+impl CacheConfig {
+    /// Whether several instances share the tier.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, CacheConfig::Redis { .. })
+    }
+}
+
+/// An opened tier; the in-process one can also be switched off (outage drills, the demo).
+#[derive(Clone)]
+pub struct Opened {
+    /// The tier.
+    pub cache: Arc<dyn Cache>,
+    /// The same tier when it is in-process.
+    pub in_process: Option<Arc<InMemoryCache>>,
+}
+
+/// Opens the configured tier. Redis connects lazily: a Redis that is down at start makes the
+/// cache degraded (checks go to the database), not the server unable to start.
+pub fn open(config: &CacheConfig) -> Result<Opened, CacheError> {
+    Ok(match config {
+        CacheConfig::InProcess => {
+            let memory = Arc::new(InMemoryCache::default());
+            Opened {
+                cache: memory.clone(),
+                in_process: Some(memory),
+            }
+        }
+        CacheConfig::Redis { url, prefix } => Opened {
+            cache: Arc::new(RedisCache::open(url, prefix)?),
+            in_process: None,
+        },
+    })
+}
