@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::faults::Faults;
+use crate::hardening::LoginLimit;
 
 /// Server configuration.
 #[derive(Debug, Clone)]
@@ -35,6 +36,10 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Deliberate defects, for testing auditors; never in production.
     pub faults: Faults,
+    /// Origins allowed to call the API from a browser (CORS); empty: no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// Failed sign-ins allowed per account and peer address before 429.
+    pub login_limit: LoginLimit,
 }
 
 /// argon2id parameters (memory in KiB, iterations, parallelism 1).
@@ -116,6 +121,8 @@ impl Default for Settings {
             password_hashing: PasswordHashing::default(),
             providers: ProviderSettings::default(),
             faults: Faults::default(),
+            cors_origins: Vec::new(),
+            login_limit: LoginLimit::default(),
         }
     }
 }
@@ -130,6 +137,12 @@ impl Settings {
             password_hashing: PasswordHashing::fast_insecure(),
             ..Settings::default()
         }
+    }
+
+    /// The same settings with these CORS origins allowed.
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        self.cors_origins = origins;
+        self
     }
 
     /// The same settings with `faults` injected.

@@ -4,6 +4,7 @@
 mod auth;
 mod common;
 mod faults;
+mod hardening;
 mod sessions;
 mod store;
 mod ws;
