@@ -20,6 +20,9 @@ const NEW_CHECKS: [&str; 5] = [
     "contract.unsecured_operations",
 ];
 
+/// What a contract with an open data operation must fail.
+const OPEN_CONTRACT_FAILS: [&str; 1] = ["contract.unsecured_operations"];
+
 async fn audit(config: RunConfig) -> AuditReport {
     let _turn = support::turn().await;
     let mut config = config;
@@ -205,7 +208,7 @@ async fn a_contract_leaving_a_data_operation_open_fails_unsecured_operations() {
     config.contract = voice_audit::contract::ContractSource::parse(&path.display().to_string());
     let report = audit(config).await;
     assert!(report.score.total < 100.0);
-    for id in ["contract.unsecured_operations"] {
+    for id in OPEN_CONTRACT_FAILS {
         fails(&report, id);
     }
     let c = support::check(&report, "contract.unsecured_operations");
