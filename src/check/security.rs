@@ -296,3 +296,7 @@ fn readiness(obs: &Result<Sample, String>) -> Finding {
         )
         .with_evidence(vec![reply.exchange_id.clone()])
 }
+
+#[cfg(test)]
+#[path = "security_tests.rs"]
+mod tests;
