@@ -192,6 +192,32 @@ async fn an_unhardened_deployment_fails_headers_cors_rate_limit_and_readiness() 
     assert!(ready.summary.contains("not ready"), "{}", ready.summary);
 }
 
+/// A budget keyed on the client-sent `X-Forwarded-For`: the server's 429 is turned back into
+/// a 401 whenever the header is present, as a proxy that trusts it would do.
+async fn trusts_forwarded_for(req: Request, next: Next) -> Response {
+    let forwarded = req.headers().contains_key("x-forwarded-for");
+    let mut response = next.run(req).await;
+    if forwarded && response.status() == StatusCode::TOO_MANY_REQUESTS {
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        response.headers_mut().remove(header::RETRY_AFTER);
+    }
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_reset_by_x_forwarded_for_fails_the_rate_limit() {
+    let server = layered::serve(trusts_forwarded_for).await;
+    let report = audit(RunConfig::new(&server.url)).await;
+    fails(&report, "auth.login_rate_limit");
+    let c = support::check(&report, "auth.login_rate_limit");
+    assert!(c.summary.contains("gets a fresh budget"), "{}", c.summary);
+    assert!(
+        c.details.iter().any(|d| d.contains("X-Forwarded-For")),
+        "{:?}",
+        c.details
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contract_leaving_a_data_operation_open_fails_unsecured_operations() {
     let open = voice_audit::contract::BUNDLED_OPENAPI.replacen(
