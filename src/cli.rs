@@ -261,7 +261,7 @@ pub async fn audit_and_report(config: &RunConfig, output: &Output) -> Result<boo
     }
     let gates = [
         run::gate(&audit.report, output.fail_under, baseline.as_ref()),
-        run::gate_severity(&audit.report, output.fail_on),
+        crate::cap::gate_severity(&audit.report, output.fail_on),
     ];
     match gates
         .into_iter()

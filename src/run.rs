@@ -364,32 +364,6 @@ pub fn gate(
     }
 }
 
-/// The severity gate of `--fail-on`: `Err(reasons)` when any check of `threshold` severity or
-/// worse fell short (failed or partly failed), `Ok(())` otherwise.
-pub fn gate_severity(
-    report: &AuditReport,
-    threshold: Option<crate::profile::Severity>,
-) -> Result<(), Vec<String>> {
-    let Some(threshold) = threshold else {
-        return Ok(());
-    };
-    let reasons: Vec<String> = report
-        .checks
-        .iter()
-        .filter(|c| score::fell_short(c))
-        .filter(|c| crate::profile::Severity::parse(&c.severity).is_some_and(|s| s <= threshold))
-        .map(|c| format!("{} ({}) {:?}: {}", c.id, c.severity, c.status, c.summary))
-        .collect();
-    if reasons.is_empty() {
-        Ok(())
-    } else {
-        Err(reasons
-            .into_iter()
-            .map(|r| format!("--fail-on {}: {r}", threshold.as_str()))
-            .collect())
-    }
-}
-
 pub fn load_baseline(path: &Path) -> Result<AuditReport, AuditError> {
     let err = |reason: String| AuditError::Baseline {
         path: path.to_path_buf(),

@@ -204,7 +204,7 @@ pub fn score(profile: &Profile, findings: &[Finding]) -> Scored {
         })
         .collect();
     let total = earned_tenths.iter().sum::<i64>() as f64 / 10.0;
-    let readiness = capped(profile, readiness_for(profile, total), &checks);
+    let readiness = crate::cap::capped(profile, readiness_for(profile, total), &checks);
     let template_total = profile.template_max_total();
     Scored {
         scorecard: Scorecard {
@@ -270,47 +270,6 @@ fn readiness_for(profile: &Profile, total: f64) -> Readiness {
         label: "Poor".to_string(),
         capped_by: Vec::new(),
     })
-}
-
-/// Whether a check counts as failed for the readiness cap and `--fail-on`: assessed and short
-/// of full credit (the same checks the gap tables list).
-pub fn fell_short(check: &CheckResult) -> bool {
-    matches!(check.status, Status::Fail | Status::Partial)
-}
-
-/// Holds the band at the profile's `cap_on_critical` while a critical check fell short; the
-/// score is untouched. A band already at or below the cap stays as it is, uncapped.
-fn capped(profile: &Profile, readiness: Readiness, checks: &[CheckResult]) -> Readiness {
-    let Some(cap) = &profile.cap_on_critical else {
-        return readiness;
-    };
-    let rank = |band: &str| {
-        profile
-            .readiness
-            .iter()
-            .find(|b| b.band == band)
-            .map(|b| b.min)
-    };
-    let (Some(cap_min), Some(band_min)) = (rank(cap), rank(&readiness.band)) else {
-        return readiness;
-    };
-    let culprits: Vec<String> = checks
-        .iter()
-        .filter(|c| c.severity == "critical" && fell_short(c))
-        .map(|c| c.id.clone())
-        .collect();
-    if culprits.is_empty() || band_min <= cap_min {
-        return readiness;
-    }
-    match profile.readiness.iter().find(|b| &b.band == cap) {
-        Some(b) => Readiness {
-            band: b.band.clone(),
-            emoji: b.emoji.clone(),
-            label: b.label.clone(),
-            capped_by: culprits,
-        },
-        None => readiness,
-    }
 }
 
 /// Failed and partial checks as the template's gap tables, most severe first.
@@ -529,44 +488,5 @@ mod tests {
         assert_eq!(gaps.len(), 1);
         assert_eq!(gaps[0].id, "B001");
         assert_eq!(recommendations(&scored.checks)[0].horizon, "immediate");
-    }
-
-    fn one_failure(profile: &Profile, id: &str) -> Vec<Finding> {
-        let mut findings = findings_all(profile, 1.0);
-        let i = findings
-            .iter()
-            .position(|f| f.check_id == id)
-            .expect("check");
-        findings[i] = Finding::millis(id, 60_000.0, "never happened".into());
-        findings
-    }
-
-    #[test]
-    fn a_failed_critical_check_caps_the_band_but_not_the_score() {
-        let profile = Profile::bundled().expect("profile");
-        let scored = score(&profile, &one_failure(&profile, "auth.revocation_rest"));
-        let s = &scored.scorecard;
-        assert!(s.total >= 88.0, "one small check lost: {}", s.total);
-        let parts: f64 = s.categories.iter().map(|c| c.score).sum();
-        assert!(
-            (parts - s.total).abs() < 1e-9,
-            "the score is still the sum of its parts"
-        );
-        assert_eq!(s.readiness.band, "fair");
-        assert_eq!(
-            s.readiness.capped_by,
-            vec!["auth.revocation_rest".to_string()]
-        );
-
-        // A high-severity failure of the same size does not cap.
-        let s = score(&profile, &one_failure(&profile, "auth.revocation_ws")).scorecard;
-        assert_eq!(s.readiness.band, "excellent");
-        assert!(s.readiness.capped_by.is_empty());
-
-        // Without the setting there is no cap.
-        let mut uncapped = profile.clone();
-        uncapped.cap_on_critical = None;
-        let s = score(&uncapped, &one_failure(&profile, "auth.revocation_rest")).scorecard;
-        assert_eq!(s.readiness.band, "excellent");
     }
 }

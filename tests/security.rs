@@ -62,7 +62,10 @@ async fn the_hardened_reference_server_passes_with_an_allow_listed_origin() {
     assert!(cors.summary.contains("3 of 3"), "{}", cors.summary);
     assert_eq!(report.score.readiness.band, "excellent");
     assert!(report.score.readiness.capped_by.is_empty());
-    assert_eq!(run::gate_severity(&report, Some(Severity::High)), Ok(()));
+    assert_eq!(
+        voice_audit::cap::gate_severity(&report, Some(Severity::High)),
+        Ok(())
+    );
     server.shutdown().await;
 }
 
@@ -87,12 +90,13 @@ async fn a_failed_critical_check_caps_the_band_and_fails_the_critical_gate() {
     );
     let parts: f64 = report.score.categories.iter().map(|c| c.score).sum();
     assert!((parts - report.score.total).abs() < 1e-9);
-    let reasons = run::gate_severity(&report, Some(Severity::Critical)).expect_err("gate fails");
+    let reasons =
+        voice_audit::cap::gate_severity(&report, Some(Severity::Critical)).expect_err("gate fails");
     assert!(
         reasons.iter().any(|r| r.contains("auth.revocation_rest")),
         "{reasons:?}"
     );
-    assert_eq!(run::gate_severity(&report, None), Ok(()));
+    assert_eq!(voice_audit::cap::gate_severity(&report, None), Ok(()));
 }
 
 /// Everything the hardening does, undone: no security headers and a versioned `Server`, any
