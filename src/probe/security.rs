@@ -117,6 +117,10 @@ async fn headers(ctx: &Ctx) -> Result<Vec<Sample>, String> {
         && let Ok(id) = ctx.create_session(token, provider, SCENARIO).await
     {
         out.extend(sample(ctx, "session_get", Some(&id), Some(token)).await);
+        // Leave nothing running on the target; an unbound end role leaves the session to expire.
+        let _ = ctx
+            .call_role("session_end", Some(&id), Some(token), &vars(&[]), SCENARIO)
+            .await;
     }
     if out.is_empty() {
         return Err("none of the roles health, me, session_get is bound to a GET".into());
