@@ -1,13 +1,14 @@
 //! Command-line interface: the raw clap parse, then a validated `Mode` built before any I/O,
 //! and the dispatch that owns files, terminal output and exit codes.
 //!
-//! Exit codes: 0 the gate passed, 1 the gate failed (score under `--fail-under`, or a
-//! regression against `--baseline`), 2 the tool could not do its job (bad input, unreachable
+//! Exit codes: 0 the gate passed, 1 the gate failed (score under `--fail-under`, a
+//! regression against `--baseline`, or a failed check of the `--fail-on` severity), 2 the tool could not do its job (bad input, unreachable
 //! target, unwritable output).
 
 use crate::contract::ContractSource;
 use crate::error::AuditError;
 use crate::probe::ProbeSettings;
+use crate::profile::Severity;
 use crate::report::{self, Format};
 use crate::run::{self, RunConfig};
 use clap::{Args, Parser, Subcommand};
@@ -60,6 +61,10 @@ pub struct Output {
     /// Fail (exit 1) when the score is under this value (0–100).
     #[arg(long, value_parser = parse_score)]
     pub fail_under: Option<f64>,
+    /// Fail (exit 1) when any check of this severity or worse failed or partly failed:
+    /// `critical` or `high` (which includes critical).
+    #[arg(long, value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
     /// Fail (exit 1) when the score or any check got worse than in this earlier results.json.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
@@ -79,6 +84,10 @@ pub struct Probing {
     /// Audit profile (rubric) file; the bundled integration profile by default.
     #[arg(long)]
     pub profile: Option<PathBuf>,
+    /// An origin the deployment allows to call it from a browser (CORS allow-list), e.g.
+    /// https://app.example.com: its preflight must pass. Arbitrary origins are always tried.
+    #[arg(long, value_parser = parse_origin)]
+    pub cors_origin: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +146,29 @@ fn parse_score(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `scheme://host[:port]`, without a trailing slash.
+fn parse_origin(s: &str) -> Result<String, String> {
+    let origin = s.trim().trim_end_matches('/');
+    match url::Url::parse(origin) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.path() == "/"
+                && u.query().is_none() =>
+        {
+            Ok(origin.to_string())
+        }
+        _ => Err(format!("{s:?} is not an origin (scheme://host[:port])")),
+    }
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    match Severity::parse(s) {
+        Some(v @ (Severity::Critical | Severity::High)) => Ok(v),
+        _ => Err(format!("{s:?} is not `critical` or `high`")),
+    }
+}
+
 impl Probing {
     pub fn settings(&self, allow_register: bool) -> ProbeSettings {
         ProbeSettings {
@@ -157,6 +189,7 @@ impl RunArgs {
             profile: self.probing.profile.clone(),
             binding: self.binding.clone(),
             credentials: self.email.clone().zip(self.password.clone()),
+            cors_origin: self.probing.cors_origin.clone(),
             probe: self.probing.settings(!self.no_register),
         }
     }
@@ -226,9 +259,19 @@ pub async fn audit_and_report(config: &RunConfig, output: &Output) -> Result<boo
             println!("wrote {}", path.display());
         }
     }
-    match run::gate(&audit.report, output.fail_under, baseline.as_ref()) {
-        Ok(()) => Ok(true),
-        Err(reasons) => {
+    let gates = [
+        run::gate(&audit.report, output.fail_under, baseline.as_ref()),
+        crate::cap::gate_severity(&audit.report, output.fail_on),
+    ];
+    match gates
+        .into_iter()
+        .filter_map(Result::err)
+        .reduce(|mut a, b| {
+            a.extend(b);
+            a
+        }) {
+        None => Ok(true),
+        Some(reasons) => {
             for r in reasons {
                 eprintln!("voice-audit: gate failed: {r}");
             }

@@ -12,7 +12,11 @@ pub async fn run(args: &DemoArgs) -> Result<bool, AuditError> {
     let dir =
         tempfile::tempdir().map_err(|e| AuditError::Server(format!("no temporary folder: {e}")))?;
     let database = format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display());
-    let app = Application::build(Settings::ephemeral(database).with_faults(faults))
+    // The demo server allows the origin the audit is told to expect.
+    let settings = Settings::ephemeral(database)
+        .with_faults(faults)
+        .with_cors_origins(args.probing.cors_origin.iter().cloned().collect());
+    let app = Application::build(settings)
         .await
         .map_err(|e| AuditError::Server(e.to_string()))?;
     let server = app.spawn();
@@ -25,6 +29,7 @@ pub async fn run(args: &DemoArgs) -> Result<bool, AuditError> {
     let mut config = RunConfig::new(&server.base_url());
     config.probe = args.probing.settings(true);
     config.profile = args.probing.profile.clone();
+    config.cors_origin = args.probing.cors_origin.clone();
     let outcome = audit_and_report(&config, &args.output).await;
     server.shutdown().await;
     outcome

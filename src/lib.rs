@@ -7,6 +7,7 @@
 //! the finished `model::AuditReport`. `run` wires the pipeline for the CLI.
 
 pub mod binding;
+pub mod cap;
 pub mod check;
 pub mod cli;
 pub mod contract;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Version of the `results.json` schema. Bump the minor for added fields, the major for changes.
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditReport {
@@ -109,6 +109,10 @@ pub struct Readiness {
     pub band: String,
     pub emoji: String,
     pub label: String,
+    /// Critical checks that failed and held the band below what the score alone would give
+    /// (the profile's `cap_on_critical`); empty when the band follows the score.
+    #[serde(default)]
+    pub capped_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -17,6 +17,10 @@ pub struct Profile {
     pub title: String,
     pub template: String,
     pub readiness: Vec<ReadinessBand>,
+    /// The best band a run may reach while any `critical` check fails (SSL Labs style: a
+    /// critical flaw caps the grade however many points the rest earned). `None`: no cap.
+    #[serde(default)]
+    pub cap_on_critical: Option<String>,
     pub categories: Vec<Category>,
 }
 
@@ -80,6 +84,16 @@ impl Severity {
             Severity::Critical => "critical",
             Severity::High => "high",
             Severity::Medium => "medium",
+        }
+    }
+
+    /// The severity named by `critical`, `high` or `medium`.
+    pub fn parse(name: &str) -> Option<Severity> {
+        match name {
+            "critical" => Some(Severity::Critical),
+            "high" => Some(Severity::High),
+            "medium" => Some(Severity::Medium),
+            _ => None,
         }
     }
 }
@@ -162,6 +176,13 @@ impl Profile {
         if self.readiness.is_empty() {
             return Err("no readiness bands".to_string());
         }
+        if let Some(cap) = &self.cap_on_critical
+            && !self.readiness.iter().any(|b| &b.band == cap)
+        {
+            return Err(format!(
+                "cap_on_critical {cap:?} is not one of the readiness bands"
+            ));
+        }
         Ok(())
     }
 
@@ -196,6 +217,11 @@ mod tests {
         let text = Profile::bundled_text().replace("points: 8\n", "points: 9\n");
         let err = Profile::parse(&text, "x").expect_err("sum off").to_string();
         assert!(err.contains("sum to"), "{err}");
+        let text = Profile::bundled_text().replace("cap_on_critical: fair", "cap_on_critical: meh");
+        let err = Profile::parse(&text, "z")
+            .expect_err("unknown band")
+            .to_string();
+        assert!(err.contains("cap_on_critical"), "{err}");
         let err = Profile::parse("id: [", "y").expect_err("yaml").to_string();
         assert!(err.contains("malformed"), "{err}");
     }

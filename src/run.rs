@@ -30,6 +30,8 @@ pub struct RunConfig {
     pub binding: Option<PathBuf>,
     /// Sign in as this user; otherwise a throwaway user is registered (when allowed).
     pub credentials: Option<(String, String)>,
+    /// An origin the deployment allow-lists for CORS (`--cors-origin`): its preflight must pass.
+    pub cors_origin: Option<String>,
     pub probe: ProbeSettings,
 }
 
@@ -42,6 +44,7 @@ impl RunConfig {
             profile: None,
             binding: None,
             credentials: None,
+            cors_origin: None,
             probe: ProbeSettings::default(),
         }
     }
@@ -121,10 +124,14 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
         obs.connections.push(s.stream.clone());
     }
     obs.switching = Some(switching);
+    progress("security headers, CORS, sign-in rate limit and readiness");
+    obs.security = Some(probe::security::probe(&ctx, config.cors_origin.as_deref()).await);
     progress("revocation, token lifecycle and cross-user isolation");
     obs.auth = Some(Ok(probe::revocation::probe(&ctx).await));
 
-    let findings = findings(&api, &ws_contract, &obs, &log);
+    let mut findings = findings(&api, &ws_contract, &obs, &log);
+    findings.extend(check::security::findings(obs.security.as_ref()));
+    findings.push(check::unsecured::finding(&api, ctx.http.binding()));
     let scored = score::score(&profile, &findings);
     let finished_at = Utc::now();
     let report = AuditReport {

@@ -204,7 +204,7 @@ pub fn score(profile: &Profile, findings: &[Finding]) -> Scored {
         })
         .collect();
     let total = earned_tenths.iter().sum::<i64>() as f64 / 10.0;
-    let readiness = readiness_for(profile, total);
+    let readiness = crate::cap::capped(profile, readiness_for(profile, total), &checks);
     let template_total = profile.template_max_total();
     Scored {
         scorecard: Scorecard {
@@ -262,11 +262,13 @@ fn readiness_for(profile: &Profile, total: f64) -> Readiness {
             band: b.band,
             emoji: b.emoji,
             label: b.label,
+            capped_by: Vec::new(),
         });
     band.unwrap_or(Readiness {
         band: "poor".to_string(),
         emoji: "🔴".to_string(),
         label: "Poor".to_string(),
+        capped_by: Vec::new(),
     })
 }
 

@@ -78,6 +78,23 @@ pub struct Cli {
         )
     )]
     pub inject_fault: Vec<String>,
+    /// Origin allowed to call the API from a browser (CORS), e.g. https://app.example.com.
+    /// Repeatable; VOICE_CORS_ORIGINS takes a comma list. None: no CORS headers at all.
+    #[arg(long = "cors-origin", value_name = "ORIGIN", env = "VOICE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origin: Vec<String>,
+}
+
+/// An origin is `scheme://host[:port]`: no path, no wildcard (arbitrary origins are never allowed).
+fn parse_origin(s: &str) -> Result<String, String> {
+    let origin = s.trim().trim_end_matches('/');
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("{s:?} is not an http(s) origin"))?;
+    if rest.is_empty() || rest.contains(['/', '*', ' ', '?', '#']) {
+        return Err(format!("{s:?} is not an origin (scheme://host[:port])"));
+    }
+    Ok(origin.to_owned())
 }
 
 impl Cli {
@@ -99,6 +116,7 @@ impl Cli {
                 },
                 None => CacheConfig::InProcess,
             },
+            cors_origins: self.cors_origin,
             ..Settings::default()
         })
     }
@@ -109,6 +127,23 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        assert_eq!(
+            parse_origin("https://app.example.com/"),
+            Ok("https://app.example.com".to_owned())
+        );
+        for bad in [
+            "*",
+            "app.example.com",
+            "https://",
+            "https://x/y",
+            "https://*.x",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn help_lists_every_fault() {

@@ -34,6 +34,9 @@ pub enum AppError {
     /// 422: well-formed JSON that breaks the schema.
     #[error("unprocessable: {0}")]
     Unprocessable(String),
+    /// 429: the failed sign-in budget is used up; retry after the given seconds.
+    #[error("too many requests: retry after {}s", .0.retry_after)]
+    TooManyRequests(crate::hardening::login_limit::Blocked),
     /// 503: a dependency is down.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -90,6 +93,7 @@ impl AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -103,6 +107,7 @@ impl AppError {
             AppError::MethodNotAllowed => "method-not-allowed",
             AppError::Conflict(_) => "conflict",
             AppError::Unprocessable(_) => "validation-error",
+            AppError::TooManyRequests(_) => "too-many-requests",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal-error",
         }
@@ -118,6 +123,10 @@ impl AppError {
             | AppError::Unprocessable(d)
             | AppError::Unavailable(d) => d.clone(),
             AppError::MethodNotAllowed => "the method is not allowed on this resource".into(),
+            AppError::TooManyRequests(b) => format!(
+                "too many failed sign-ins for this account; retry in {} seconds",
+                b.retry_after
+            ),
             AppError::Internal(_) => "an internal error occurred".into(),
         }
     }
@@ -150,6 +159,14 @@ impl IntoResponse for AppError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let AppError::TooManyRequests(blocked) = &self {
+            let headers = response.headers_mut();
+            let retry = HeaderValue::from(blocked.retry_after);
+            headers.insert(header::RETRY_AFTER, retry.clone());
+            headers.insert("x-ratelimit-limit", HeaderValue::from(blocked.limit));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+            headers.insert("x-ratelimit-reset", retry);
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -22,6 +22,7 @@ pub mod conversation;
 pub mod error;
 pub mod extract;
 pub mod faults;
+pub mod hardening;
 pub mod providers;
 pub mod request_context;
 pub mod routes;

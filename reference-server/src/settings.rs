@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::cache::CacheConfig;
 use crate::faults::Faults;
+use crate::hardening::LoginLimit;
 
 /// Server configuration.
 #[derive(Debug, Clone)]
@@ -38,6 +39,10 @@ pub struct Settings {
     pub faults: Faults,
     /// The cache tier (in-process unless a Redis URL is given).
     pub cache: CacheConfig,
+    /// Origins allowed to call the API from a browser (CORS); empty: no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// Failed sign-ins allowed per account and peer address before 429.
+    pub login_limit: LoginLimit,
 }
 
 /// argon2id parameters (memory in KiB, iterations, parallelism 1).
@@ -120,6 +125,8 @@ impl Default for Settings {
             providers: ProviderSettings::default(),
             faults: Faults::default(),
             cache: CacheConfig::InProcess,
+            cors_origins: Vec::new(),
+            login_limit: LoginLimit::default(),
         }
     }
 }
@@ -134,6 +141,12 @@ impl Settings {
             password_hashing: PasswordHashing::fast_insecure(),
             ..Settings::default()
         }
+    }
+
+    /// The same settings with these CORS origins allowed.
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        self.cors_origins = origins;
+        self
     }
 
     /// The same settings with `faults` injected.

@@ -113,7 +113,9 @@ impl Application {
                 tracing::warn!("cannot set TCP_NODELAY: {e}");
             }
         });
-        axum::serve(listener, router)
+        // The peer address keys the failed-login budget (never a client-sent header).
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 signal.await;
                 tracing::info!("shutting down");

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use crate::auth::{Revocations, TokenService};
 use crate::cache::{self, Cache, InMemoryCache};
 use crate::faults::Faults;
+use crate::hardening::LoginLimiter;
 use crate::providers::Providers;
 use crate::settings::{PasswordHashing, Settings};
 use crate::startup::StartError;
@@ -30,6 +31,8 @@ pub struct RuntimeConfig {
     pub password_hashing: PasswordHashing,
     /// For `uptime_seconds`.
     pub started_at: Instant,
+    /// Origins allowed by CORS (see [`crate::hardening`]).
+    pub cors_origins: Vec<String>,
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -55,6 +58,8 @@ pub struct AppState {
     pub config: Arc<RuntimeConfig>,
     /// The OpenAPI contract as JSON.
     pub contract: Arc<serde_json::Value>,
+    /// Failed sign-ins per account and peer.
+    pub login_limiter: Arc<LoginLimiter>,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
@@ -119,7 +124,9 @@ impl AppState {
                 refresh_ttl: settings.refresh_token_ttl,
                 password_hashing: settings.password_hashing,
                 started_at: Instant::now(),
+                cors_origins: settings.cors_origins.clone(),
             }),
+            login_limiter: Arc::new(LoginLimiter::new(settings.login_limit)),
             contract: Arc::new(contract),
             shutdown: Arc::new(shutdown),
         })

@@ -7,5 +7,8 @@ pub mod stream;
 pub use finding::{Finding, Outcome};
 pub mod auth;
 pub mod contract;
+pub mod login_limit;
 pub mod rows;
+pub mod security;
 pub mod switching;
+pub mod unsecured;

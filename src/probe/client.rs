@@ -121,6 +121,21 @@ impl Http {
         body: Body,
         purpose: Purpose,
     ) -> Reply {
+        self.send_with_headers(method, path, token, body, &[], purpose)
+            .await
+    }
+
+    /// Like [`Http::send`], with extra request headers (`Origin`, `X-Forwarded-For`…), which
+    /// are recorded with the exchange like the others.
+    pub async fn send_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Body,
+        extra_headers: &[(&str, &str)],
+        purpose: Purpose,
+    ) -> Reply {
         let url = format!("{}{}", self.base, path);
         let path_only = path.split('?').next().unwrap_or(path).to_string();
         let operation_id = self
@@ -137,6 +152,10 @@ impl Http {
             "accept".to_string(),
             "application/json, application/problem+json".to_string(),
         )];
+        for (name, value) in extra_headers {
+            request = request.header(*name, *value);
+            request_headers.push((name.to_ascii_lowercase(), value.to_string()));
+        }
         if let Some(t) = token {
             request = request.bearer_auth(t);
             request_headers.push(("authorization".into(), format!("Bearer {t}")));

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod client;
 pub mod revocation;
+pub mod security;
 pub mod stream;
 pub mod switch;
 pub mod walk;
@@ -275,4 +276,6 @@ pub struct Observations {
     pub auth: Option<Result<revocation::AuthObservation, String>>,
     /// Every WebSocket connection's received messages.
     pub connections: Vec<ws::ConnectionLog>,
+    /// Security headers, CORS, the failed-login budget, readiness.
+    pub security: Option<security::SecurityObservation>,
 }

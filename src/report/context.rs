@@ -108,6 +108,8 @@ pub struct ScoreView {
     pub band: String,
     pub emoji: String,
     pub label: String,
+    /// The critical checks that capped the band, as `` `id` `` list; empty when uncapped.
+    pub capped_by: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -329,6 +331,14 @@ impl ReportContext {
                 band: cell(&report.score.readiness.band),
                 emoji: report.score.readiness.emoji.clone(),
                 label: cell(&report.score.readiness.label),
+                capped_by: report
+                    .score
+                    .readiness
+                    .capped_by
+                    .iter()
+                    .map(|id| format!("`{}`", cell(id)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             },
             counts,
             categories,

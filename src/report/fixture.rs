@@ -587,6 +587,7 @@ fn build(
                 band: band.to_owned(),
                 emoji: emoji.to_owned(),
                 label: label.to_owned(),
+                capped_by: Vec::new(),
             },
             categories,
         },

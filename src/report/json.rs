@@ -71,6 +71,9 @@ mod tests {
     fn statuses_use_the_schema_spelling() {
         let text = render(&fixture::mixed()).unwrap();
         assert!(text.contains("\"status\": \"not_assessed\""));
-        assert!(text.contains("\"schema_version\": \"1.0\""));
+        assert!(text.contains(&format!(
+            "\"schema_version\": \"{}\"",
+            crate::model::SCHEMA_VERSION
+        )));
     }
 }

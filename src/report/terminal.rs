@@ -46,8 +46,14 @@ pub fn summary_table(report: &AuditReport) -> String {
         }
     }
 
+    let capped = &report.score.readiness.capped_by;
+    let cap = if capped.is_empty() {
+        String::new()
+    } else {
+        format!(" (capped by failed critical checks: {})", capped.join(", "))
+    };
     format!(
-        "{table}\nScore: {}/100 — {} {} — assessed share {}\n",
+        "{table}\nScore: {}/100 — {} {}{cap} — assessed share {}\n",
         num(report.score.total),
         report.score.readiness.emoji,
         report.score.readiness.label,

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::auth::{password, refresh as refresh_tokens};
 use crate::error::AppError;
 use crate::extract::{AppJson, AuthUser, Validate, check_len, valid_email};
+use crate::hardening::Peer;
 use crate::state::AppState;
 use crate::store::{StoreError, UserRow, now};
 
@@ -152,15 +153,23 @@ pub async fn register(
 }
 
 /// `POST /api/v1/auth/login`.
+/// Wrong passwords count against the account's budget from this peer (see
+/// [`crate::hardening::login_limit`]); once it is used up every attempt gets 429, right or wrong.
 pub async fn login(
     State(state): State<AppState>,
+    peer: Peer,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<Json<Value>, AppError> {
-    let bad = || AppError::Unauthorized("invalid email or password".into());
-    let user = state
-        .store
-        .user_by_email(&req.email.trim().to_lowercase())
-        .await?;
+    let email = req.email.trim().to_lowercase();
+    let limiter = &state.login_limiter;
+    limiter
+        .check(&email, peer)
+        .map_err(AppError::TooManyRequests)?;
+    let bad = || {
+        limiter.record_failure(&email, peer);
+        AppError::Unauthorized("invalid email or password".into())
+    };
+    let user = state.store.user_by_email(&email).await?;
     let Some(user) = user else {
         // Same cost as a real check, so response time does not reveal which emails exist.
         let dummy =
@@ -171,6 +180,7 @@ pub async fn login(
     if !password::verify(req.password, user.password_hash.clone()).await? {
         return Err(bad());
     }
+    limiter.record_success(&email, peer);
     Ok(Json(issue_pair(&state, &user, None).await?))
 }
 

@@ -11,13 +11,14 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::error::AppError;
+use crate::hardening::Hardening;
 use crate::request_context;
 use crate::state::AppState;
 use crate::ws;
 
 /// The whole HTTP + WebSocket surface over `state`.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/openapi.json", get(ops::contract))
@@ -57,8 +58,12 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             request_context::response_faults,
         ))
-        .layer(middleware::from_fn(request_context::correlation))
-        .with_state(state)
+        .layer(middleware::from_fn(request_context::correlation));
+    let hardening = Hardening::new(
+        &state.config.cors_origins,
+        state.config.public_url.as_deref(),
+    );
+    hardening.apply(router).with_state(state)
 }
 
 async fn not_found() -> AppError {

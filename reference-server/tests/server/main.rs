@@ -5,6 +5,7 @@ mod auth;
 mod cache;
 mod common;
 mod faults;
+mod hardening;
 mod sessions;
 mod store;
 mod ws;
