@@ -88,10 +88,10 @@ impl AppState {
         let (shutdown, _) = watch::channel(false);
         Ok(AppState {
             revocations: Revocations::new(store.clone(), cache.clone()),
-            store,
+            store: store.clone(),
             cache,
             tokens: Arc::new(tokens),
-            hubs: Hubs::new(settings.replay_buffer.max(1)),
+            hubs: Hubs::new(settings.replay_buffer.max(1), store.clone()),
             providers: Providers::simulated(&settings.providers),
             faults: settings.faults,
             config: Arc::new(RuntimeConfig {

@@ -3,7 +3,10 @@
 
 mod auth;
 mod common;
+mod durable;
 mod faults;
+mod pg;
 mod sessions;
 mod store;
+mod store_suite;
 mod ws;
