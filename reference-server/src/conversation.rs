@@ -202,8 +202,10 @@ pub async fn end_session(
     let mut fields = Map::new();
     fields.insert("status".into(), "completed".into());
     fields.insert("call_id".into(), Value::from(session_id.to_string()));
-    hub.publish("call_status", fields).await?;
+    // The session has ended whatever happens to the event: sockets close either way.
+    let published = hub.publish("call_status", fields).await;
     hub.close_all(1000, "session ended");
+    published?;
     Ok(session)
 }
 

@@ -309,3 +309,46 @@ async fn a_seq_taken_in_the_store_is_skipped_not_duplicated() {
         vec![1, 2, 3]
     );
 }
+
+/// Database first, then fan-out: an event the store refuses reaches no socket and uses no
+/// seq, so what clients saw is always what `resume` can replay.
+#[tokio::test]
+async fn an_event_the_store_refuses_is_neither_sent_nor_numbered() {
+    use voice_reference_server::ws::hub::HubMessage;
+
+    let app = crate::common::TestApp::new().await;
+    let id = uuid::Uuid::new_v4();
+    let hub = app.state.hubs.get(id);
+    let mut subscription = hub.subscribe().await;
+    hub.publish("transcript", serde_json::Map::new())
+        .await
+        .unwrap();
+    let side = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&app.database_url)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE session_events RENAME TO session_events_off")
+        .execute(&side)
+        .await
+        .unwrap();
+    assert!(
+        hub.publish("insight", serde_json::Map::new())
+            .await
+            .is_err()
+    );
+    sqlx::query("ALTER TABLE session_events_off RENAME TO session_events")
+        .execute(&side)
+        .await
+        .unwrap();
+    let next = hub
+        .publish("insight", serde_json::Map::new())
+        .await
+        .unwrap();
+    assert_eq!(next.seq, 2);
+    let mut delivered = Vec::new();
+    while let Ok(HubMessage::Event(event)) = subscription.rx.try_recv() {
+        delivered.push(event.seq);
+    }
+    assert_eq!(delivered, vec![1, 2]);
+}
