@@ -4,7 +4,10 @@
 mod auth;
 mod cache;
 mod common;
+mod durable;
 mod faults;
+mod pg;
 mod sessions;
 mod store;
+mod store_suite;
 mod ws;
