@@ -175,7 +175,7 @@ pub async fn switch_provider(
         request.reason.map_or(Value::Null, Value::from),
     );
     if !state.faults.silent_switch {
-        hub.publish("provider_switched", fields);
+        hub.publish("provider_switched", fields).await?;
     }
     Ok(SwitchResult::from(&record))
 }
@@ -202,8 +202,10 @@ pub async fn end_session(
     let mut fields = Map::new();
     fields.insert("status".into(), "completed".into());
     fields.insert("call_id".into(), Value::from(session_id.to_string()));
-    hub.publish("call_status", fields);
+    // The session has ended whatever happens to the event: sockets close either way.
+    let published = hub.publish("call_status", fields).await;
     hub.close_all(1000, "session ended");
+    published?;
     Ok(session)
 }
 
@@ -306,9 +308,11 @@ pub async fn process_text(
         message_id.map_or(Value::Null, Value::from),
     );
     if state.faults.drop_events && hub.is_fifth_transcript() {
-        hub.skip_seq();
+        hub.skip_seq().await;
     } else {
-        hub.publish("transcript", transcript);
+        hub.publish("transcript", transcript)
+            .await
+            .map_err(AppError::from)?;
     }
 
     let mut insight = Map::new();
@@ -322,9 +326,13 @@ pub async fn process_text(
     };
     insight.insert("confidence".into(), confidence);
     if state.faults.seq_disorder {
-        hub.publish_reusing_seq("insight", insight);
+        hub.publish_reusing_seq("insight", insight)
+            .await
+            .map_err(AppError::from)?;
     } else {
-        hub.publish("insight", insight);
+        hub.publish("insight", insight)
+            .await
+            .map_err(AppError::from)?;
     }
     Ok(())
 }

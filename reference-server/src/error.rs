@@ -45,15 +45,19 @@ pub enum AppError {
     Internal(String),
 }
 
-impl From<sqlx::Error> for AppError {
-    fn from(err: sqlx::Error) -> Self {
-        AppError::Internal(format!("database: {err}"))
-    }
-}
-
+/// The one place storage failures become HTTP errors: an unreachable database is a 503 (the
+/// client may retry), a unique violation a 409, anything else a logged 500.
 impl From<crate::store::StoreError> for AppError {
     fn from(err: crate::store::StoreError) -> Self {
-        AppError::Internal(format!("store: {err}"))
+        use crate::store::StoreError;
+        match err {
+            StoreError::Duplicate => AppError::Conflict("the resource already exists".into()),
+            e if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable");
+                AppError::Unavailable("the database is unavailable".into())
+            }
+            e => AppError::Internal(format!("store: {e}")),
+        }
     }
 }
 

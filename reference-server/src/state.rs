@@ -110,11 +110,11 @@ impl AppState {
         }
         Ok(AppState {
             revocations,
-            store,
+            store: store.clone(),
             cache,
             in_process_cache: opened.in_process,
             tokens: Arc::new(tokens),
-            hubs: Hubs::new(settings.replay_buffer.max(1)),
+            hubs: Hubs::new(settings.replay_buffer.max(1), store.clone()),
             providers: Providers::simulated(&settings.providers),
             faults: settings.faults,
             config: Arc::new(RuntimeConfig {

@@ -123,3 +123,25 @@ pub struct RefreshTokenRow {
     /// Expiry, Unix seconds.
     pub expires_at: i64,
 }
+
+/// Filter and page of a session listing.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this provider.
+    pub provider: Option<String>,
+    /// Page size.
+    pub limit: i64,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+/// One durable stream event (a row of `session_events`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The wire `seq`.
+    pub seq: u64,
+    /// The serialized JSON frame, exactly as it was sent.
+    pub frame: String,
+}

@@ -172,7 +172,7 @@ impl Conn {
                 if self.state.faults.no_resume {
                     return Flow::Continue;
                 }
-                match self.hub.replay_after_seq(last_seq) {
+                match self.hub.replay_after_seq(last_seq).await {
                     Ok(events) => {
                         for event in events {
                             self.last_ord = self.last_ord.max(event.ord);
@@ -208,7 +208,7 @@ pub(super) async fn run(
     let hub = state.hubs.get(session_id);
     let mut revocations = state.revocations.subscribe();
     let mut shutdown = state.shutdown_signal();
-    let subscription = hub.subscribe();
+    let subscription = hub.subscribe().await;
     let mut events = subscription.rx;
     let idle_timeout = state.config.ws_idle_timeout;
     let mut conn = Conn {

@@ -1,15 +1,35 @@
-//! Per-session event hub: numbers session events (`seq` from 1, no gaps), fans them out to
-//! every connection of the session and keeps a bounded replay buffer for `resume`.
+//! Per-session event hub: numbers session events (`seq` from 1, no gaps), writes each one to
+//! the durable event log, fans it out to every connection of the session and keeps a bounded
+//! in-memory buffer so that most `resume`s never touch the database.
+//!
+//! Durability: the database first, then the fan-out. A client therefore never sees an event
+//! that a restart could lose, and `resume` can always fall back to the store when the buffer no
+//! longer holds what was asked for (after a restart, or after eviction). Per-session
+//! publications are serialised by `write`, an async mutex held across the one INSERT, and seq
+//! allocation happens under it; the `(session_id, seq)` primary key is the last guard: a
+//! refused seq reloads the highest stored one and numbers again. Before its first publish,
+//! subscribe or replay, a hub loads the session's last stored seq, so after a restart
+//! numbering continues at `last_event_seq + 1`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
-use tokio::sync::broadcast;
+use tokio::sync::{OnceCell, broadcast};
 use uuid::Uuid;
 
 use crate::conversation::LiveSession;
+use crate::store::{Store, StoreError};
+
+/// Events read from the store per query when `resume` falls back to it.
+const REPLAY_PAGE: u32 = 500;
+
+/// The most events one `resume` replays from the store; beyond, `resume_unavailable`.
+const MAX_STORED_REPLAY: usize = 50_000;
+
+/// How often a publication renumbers after its seq was refused by the store.
+const MAX_SEQ_RETRIES: u32 = 3;
 
 /// One published session event.
 #[derive(Debug)]
@@ -41,10 +61,27 @@ pub enum HubMessage {
 #[error("events no longer buffered")]
 pub struct Evicted;
 
+/// Why a `resume` cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The seq asked for was never published.
+    #[error("seq {0} was never published")]
+    Unknown(u64),
+    /// Too many events to replay.
+    #[error("too many events to replay")]
+    TooMany,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     last_seq: u64,
     last_ord: u64,
+    /// `ord` of the newest event evicted from `buffer` (0 when none): every event only in
+    /// the store is at most this recent.
+    evicted_ord: u64,
     buffer: VecDeque<Arc<HubEvent>>,
 }
 
@@ -53,6 +90,11 @@ struct Inner {
 pub struct SessionHub {
     session_id: Uuid,
     capacity: usize,
+    store: Store,
+    /// Set once the last stored seq has been loaded.
+    loaded: OnceCell<()>,
+    /// Serialises publications (seq allocation, INSERT, fan-out) and store-backed replays.
+    write: tokio::sync::Mutex<()>,
     inner: Mutex<Inner>,
     tx: broadcast::Sender<HubMessage>,
     /// Serializes changes to the session (text processing, switches, end) and guards the
@@ -90,11 +132,14 @@ pub fn envelope(kind: &str, seq: u64, session_id: Uuid, fields: Map<String, Valu
 }
 
 impl SessionHub {
-    fn new(session_id: Uuid, capacity: usize) -> SessionHub {
+    fn new(session_id: Uuid, capacity: usize, store: Store) -> SessionHub {
         let (tx, _) = broadcast::channel(capacity.max(16));
         SessionHub {
             session_id,
             capacity,
+            store,
+            loaded: OnceCell::new(),
+            write: tokio::sync::Mutex::new(()),
             inner: Mutex::new(Inner::default()),
             tx,
             ops: tokio::sync::Mutex::new(None),
@@ -110,8 +155,27 @@ impl SessionHub {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Raises the last seq to what the store holds.
+    async fn catch_up_with_store(&self) -> Result<(), StoreError> {
+        let last = self.store.last_event_seq(self.session_id).await?;
+        let mut inner = self.lock();
+        inner.last_seq = inner.last_seq.max(last);
+        Ok(())
+    }
+
+    /// Loads the last stored seq once (retried on the next call if it fails).
+    async fn load(&self) -> Result<(), StoreError> {
+        self.loaded
+            .get_or_try_init(|| self.catch_up_with_store())
+            .await
+            .map(|_| ())
+    }
+
     /// Subscribes a connection.
-    pub fn subscribe(&self) -> Subscription {
+    pub async fn subscribe(&self) -> Subscription {
+        if let Err(e) = self.load().await {
+            tracing::warn!(session_id = %self.session_id, error = %e, "cannot load the last event seq");
+        }
         let inner = self.lock();
         Subscription {
             rx: self.tx.subscribe(),
@@ -120,39 +184,96 @@ impl SessionHub {
         }
     }
 
-    fn push(&self, kind: &str, fields: Map<String, Value>, advance: bool) -> Arc<HubEvent> {
-        let mut inner = self.lock();
-        if advance || inner.last_seq == 0 {
-            inner.last_seq += 1;
+    async fn push(
+        &self,
+        kind: &str,
+        fields: Map<String, Value>,
+        advance: bool,
+    ) -> Result<Arc<HubEvent>, StoreError> {
+        let _write = self.write.lock().await;
+        self.load().await?;
+        let mut frame = Value::Null;
+        let mut fields = Some(fields);
+        let mut retries = 0;
+        loop {
+            let (seq, fresh) = {
+                let inner = self.lock();
+                if advance || inner.last_seq == 0 {
+                    (inner.last_seq + 1, true)
+                } else {
+                    (inner.last_seq, false)
+                }
+            };
+            match (fields.take(), frame.as_object_mut()) {
+                (Some(fields), _) => frame = envelope(kind, seq, self.session_id, fields),
+                (None, Some(obj)) => {
+                    obj.insert("seq".into(), Value::from(seq));
+                }
+                (None, None) => {}
+            }
+            let text = frame.to_string();
+            // A reused seq (the `seq-disorder` fault) is delivered but never stored: the
+            // store keeps one event per seq.
+            if fresh {
+                match self.store.append_event(self.session_id, seq, &text).await {
+                    Err(StoreError::Duplicate) if retries < MAX_SEQ_RETRIES => {
+                        retries += 1;
+                        self.catch_up_with_store().await?;
+                        continue;
+                    }
+                    other => other?,
+                }
+            }
+            return Ok(self.deliver(seq, text));
         }
+    }
+
+    /// Buffers and fans out an event already stored (called with `write` held).
+    fn deliver(&self, seq: u64, text: String) -> Arc<HubEvent> {
+        let mut inner = self.lock();
+        inner.last_seq = inner.last_seq.max(seq);
         inner.last_ord += 1;
-        let frame = envelope(kind, inner.last_seq, self.session_id, fields);
         let event = Arc::new(HubEvent {
             ord: inner.last_ord,
-            seq: inner.last_seq,
-            text: frame.to_string(),
+            seq,
+            text,
         });
         inner.buffer.push_back(event.clone());
         while inner.buffer.len() > self.capacity {
-            inner.buffer.pop_front();
+            if let Some(old) = inner.buffer.pop_front() {
+                inner.evicted_ord = old.ord;
+            }
         }
         let _ = self.tx.send(HubMessage::Event(event.clone()));
         event
     }
 
-    /// Publishes a session event with the next seq.
-    pub fn publish(&self, kind: &str, fields: Map<String, Value>) -> Arc<HubEvent> {
-        self.push(kind, fields, true)
+    /// Publishes a session event with the next seq: stored first, then delivered. When the
+    /// store fails nothing is delivered and the seq is not consumed.
+    pub async fn publish(
+        &self,
+        kind: &str,
+        fields: Map<String, Value>,
+    ) -> Result<Arc<HubEvent>, StoreError> {
+        self.push(kind, fields, true).await
     }
 
     /// Publishes reusing the last seq (only for the `seq-disorder` fault).
-    pub fn publish_reusing_seq(&self, kind: &str, fields: Map<String, Value>) -> Arc<HubEvent> {
-        self.push(kind, fields, false)
+    pub async fn publish_reusing_seq(
+        &self,
+        kind: &str,
+        fields: Map<String, Value>,
+    ) -> Result<Arc<HubEvent>, StoreError> {
+        self.push(kind, fields, false).await
     }
 
-    /// Consumes the next seq without delivering or buffering anything (only for the
+    /// Consumes the next seq without delivering or storing anything (only for the
     /// `drop-events` fault).
-    pub fn skip_seq(&self) {
+    pub async fn skip_seq(&self) {
+        let _write = self.write.lock().await;
+        if let Err(e) = self.load().await {
+            tracing::warn!(session_id = %self.session_id, error = %e, "cannot load the last event seq");
+        }
         self.lock().last_seq += 1;
     }
 
@@ -168,24 +289,75 @@ impl SessionHub {
         let _ = self.tx.send(HubMessage::Close { code, reason });
     }
 
-    /// Events with `seq > last_seq`, in order.
-    pub fn replay_after_seq(&self, last_seq: u64) -> Result<Vec<Arc<HubEvent>>, Evicted> {
+    /// The buffered events with `seq > last_seq`, or `None` when the buffer no longer
+    /// reaches back that far.
+    fn replay_from_buffer(&self, last_seq: u64) -> Result<Option<Vec<Arc<HubEvent>>>, ReplayError> {
         let inner = self.lock();
         if last_seq > inner.last_seq {
-            return Err(Evicted);
+            return Err(ReplayError::Unknown(last_seq));
         }
-        if last_seq < inner.last_seq {
-            let oldest = inner.buffer.front().map(|e| e.seq).ok_or(Evicted)?;
-            if oldest > last_seq + 1 {
-                return Err(Evicted);
+        let covered = last_seq == inner.last_seq
+            || inner
+                .buffer
+                .front()
+                .is_some_and(|oldest| oldest.seq <= last_seq + 1);
+        Ok(covered.then(|| {
+            inner
+                .buffer
+                .iter()
+                .filter(|e| e.seq > last_seq)
+                .cloned()
+                .collect()
+        }))
+    }
+
+    /// Events with `seq > last_seq`, in order: from the buffer when it reaches back that far,
+    /// otherwise from the store followed by the buffer.
+    pub async fn replay_after_seq(&self, last_seq: u64) -> Result<Vec<Arc<HubEvent>>, ReplayError> {
+        self.load().await?;
+        if let Some(events) = self.replay_from_buffer(last_seq)? {
+            return Ok(events);
+        }
+        // Nothing is published (or evicted) while the store and the buffer are stitched.
+        let _write = self.write.lock().await;
+        if let Some(events) = self.replay_from_buffer(last_seq)? {
+            return Ok(events);
+        }
+        let (oldest_buffered, evicted_ord) = {
+            let inner = self.lock();
+            (inner.buffer.front().map(|e| e.seq), inner.evicted_ord)
+        };
+        let mut events = Vec::new();
+        let mut after = last_seq;
+        'pages: loop {
+            let page = self
+                .store
+                .events_after(self.session_id, after, REPLAY_PAGE)
+                .await?;
+            let last_page = page.len() < REPLAY_PAGE as usize;
+            for stored in page {
+                if oldest_buffered.is_some_and(|oldest| stored.seq >= oldest) {
+                    break 'pages;
+                }
+                after = stored.seq;
+                // Older than everything buffered: at most as recent as the last eviction,
+                // so a connection skips these if they also come in live.
+                events.push(Arc::new(HubEvent {
+                    ord: evicted_ord,
+                    seq: stored.seq,
+                    text: stored.frame,
+                }));
+                if events.len() > MAX_STORED_REPLAY {
+                    return Err(ReplayError::TooMany);
+                }
+            }
+            if last_page {
+                break;
             }
         }
-        Ok(inner
-            .buffer
-            .iter()
-            .filter(|e| e.seq > last_seq)
-            .cloned()
-            .collect())
+        let inner = self.lock();
+        events.extend(inner.buffer.iter().filter(|e| e.seq > after).cloned());
+        Ok(events)
     }
 
     /// Events with `ord > last_ord` (catch-up after a lagging receiver).
@@ -220,14 +392,16 @@ impl SessionHub {
 #[derive(Debug, Clone)]
 pub struct Hubs {
     capacity: usize,
+    store: Store,
     all: Arc<Mutex<HashMap<Uuid, Arc<SessionHub>>>>,
 }
 
 impl Hubs {
-    /// Hubs keeping `capacity` events each for replay.
-    pub fn new(capacity: usize) -> Hubs {
+    /// Hubs keeping `capacity` events each in memory, every event also in `store`.
+    pub fn new(capacity: usize, store: Store) -> Hubs {
         Hubs {
             capacity,
+            store,
             all: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -239,26 +413,13 @@ impl Hubs {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         all.entry(session_id)
-            .or_insert_with(|| Arc::new(SessionHub::new(session_id, self.capacity)))
+            .or_insert_with(|| {
+                Arc::new(SessionHub::new(
+                    session_id,
+                    self.capacity,
+                    self.store.clone(),
+                ))
+            })
             .clone()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seq_starts_at_one_and_replay_detects_eviction() {
-        let hubs = Hubs::new(2);
-        let hub = hubs.get(Uuid::new_v4());
-        for _ in 0..3 {
-            hub.publish("transcript", Map::new());
-        }
-        assert!(hub.replay_after_seq(0).is_err());
-        let replay = hub.replay_after_seq(1).unwrap_or_default();
-        assert_eq!(replay.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
-        assert!(hub.replay_after_seq(3).is_ok_and(|v| v.is_empty()));
-        assert!(hub.replay_after_seq(9).is_err());
     }
 }

@@ -4,8 +4,11 @@
 mod auth;
 mod cache;
 mod common;
+mod durable;
 mod faults;
 mod hardening;
+mod pg;
 mod sessions;
 mod store;
+mod store_suite;
 mod ws;

@@ -73,7 +73,7 @@ async fn migration_moves_the_json_context_into_the_new_tables() {
     std::fs::create_dir(&old).unwrap();
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::copy(
-        manifest.join("migrations/0001_initial.sql"),
+        manifest.join("migrations/sqlite/0001_initial.sql"),
         old.join("0001_initial.sql"),
     )
     .unwrap();

@@ -251,8 +251,10 @@ async fn ping_text_resume_and_errors() {
     server.handle.shutdown().await;
 }
 
+/// Events evicted from the in-memory buffer are replayed from the durable store; only a seq
+/// that was never published is refused.
 #[tokio::test]
-async fn resume_unavailable_when_evicted() {
+async fn resume_falls_back_to_the_store_when_evicted() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = crate::common::settings(&dir);
     settings.replay_buffer = 2;
@@ -269,6 +271,10 @@ async fn resume_unavailable_when_evicted() {
         next_json(&mut ws).await;
     }
     send(&mut ws, json!({"type": "resume", "last_seq": 0})).await;
+    for seq in 1..=4 {
+        assert_eq!(next_json(&mut ws).await["seq"], seq);
+    }
+    send(&mut ws, json!({"type": "resume", "last_seq": 99})).await;
     assert_eq!(next_json(&mut ws).await["code"], "resume_unavailable");
     server.handle.shutdown().await;
 }

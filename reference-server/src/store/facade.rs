@@ -1,0 +1,296 @@
+//! [`Store`]: the one handle the rest of the server holds, cheap to clone, with the method
+//! names handlers have always used. Each aggregate sits behind its own trait object so a
+//! decorator can later wrap one of them without touching the others or the handlers.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::traits::{
+    Backend, ConversationStore, CredentialStore, Database, EventStore, SessionStore, SwitchStore,
+    UserStore,
+};
+use super::{
+    Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionFilter, SessionRow, StoreError,
+    StoredEvent, SwitchRecord, UserRow, postgres, sqlite,
+};
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    database: Arc<dyn Database>,
+    users: Arc<dyn UserStore>,
+    credentials: Arc<dyn CredentialStore>,
+    sessions: Arc<dyn SessionStore>,
+    conversation: Arc<dyn ConversationStore>,
+    switches: Arc<dyn SwitchStore>,
+    events: Arc<dyn EventStore>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.database.engine())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The engine a database URL names, from its scheme.
+fn engine_of(database_url: &str) -> Result<&'static str, StoreError> {
+    let scheme = database_url
+        .split_once(':')
+        .map_or("", |(scheme, _)| scheme)
+        .to_ascii_lowercase();
+    match scheme.as_str() {
+        "sqlite" => Ok("sqlite"),
+        "postgres" | "postgresql" => Ok("postgres"),
+        _ => Err(StoreError::UnsupportedUrl(scheme)),
+    }
+}
+
+impl Store {
+    /// Connects to the database the URL names (`sqlite:…` or `postgres://…`) and runs its
+    /// migrations.
+    pub async fn connect(database_url: &str) -> Result<Store, StoreError> {
+        match engine_of(database_url)? {
+            "postgres" => Ok(Store::from_backend(
+                postgres::PgStore::connect(database_url).await?,
+            )),
+            _ => Ok(Store::from_backend(
+                sqlite::SqliteStore::connect(database_url).await?,
+            )),
+        }
+    }
+
+    /// A facade over one engine implementing every aggregate.
+    pub fn from_backend<B: Backend>(backend: B) -> Store {
+        let backend = Arc::new(backend);
+        Store {
+            database: backend.clone(),
+            users: backend.clone(),
+            credentials: backend.clone(),
+            sessions: backend.clone(),
+            conversation: backend.clone(),
+            switches: backend.clone(),
+            events: backend,
+        }
+    }
+
+    /// The engine's name (`sqlite` or `postgres`).
+    pub fn engine(&self) -> &'static str {
+        self.database.engine()
+    }
+
+    /// Readiness probe.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.database.ping().await
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.database.close().await;
+    }
+
+    // ----- users -----
+
+    /// Inserts a user; [`StoreError::Duplicate`] when the email exists.
+    pub async fn insert_user(&self, user: &UserRow) -> Result<(), StoreError> {
+        self.users.insert_user(user).await
+    }
+
+    /// The user with this (lower-cased) email.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+        self.users.user_by_email(email).await
+    }
+
+    /// The user with this id.
+    pub async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRow>, StoreError> {
+        self.users.user_by_id(id).await
+    }
+
+    // ----- credentials and revocations -----
+
+    /// Stores a refresh token by hash.
+    pub async fn insert_refresh_token(
+        &self,
+        hash: &str,
+        user_id: Uuid,
+        family: &str,
+        created_at_ms: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.credentials
+            .insert_refresh_token(hash, user_id, family, created_at_ms, expires_at)
+            .await
+    }
+
+    /// The refresh token with this hash.
+    pub async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshTokenRow>, StoreError> {
+        self.credentials.refresh_token(hash).await
+    }
+
+    /// Marks the token used; `false` when it already was.
+    pub async fn consume_refresh_token(&self, hash: &str) -> Result<bool, StoreError> {
+        self.credentials.consume_refresh_token(hash).await
+    }
+
+    /// Revokes every refresh token of a user.
+    pub async fn revoke_user_refresh_tokens(&self, user_id: Uuid) -> Result<(), StoreError> {
+        self.credentials.revoke_user_refresh_tokens(user_id).await
+    }
+
+    /// Records a revoked access-token id.
+    pub async fn insert_revoked_jti(
+        &self,
+        jti: &str,
+        user_id: Uuid,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.credentials
+            .insert_revoked_jti(jti, user_id, expires_at)
+            .await
+    }
+
+    /// Whether the access-token id is revoked.
+    pub async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        self.credentials.is_jti_revoked(jti).await
+    }
+
+    /// Raises the user's revocation cut-off (Unix ms) to at least `cutoff_ms`.
+    pub async fn set_user_cutoff(&self, user_id: Uuid, cutoff_ms: i64) -> Result<(), StoreError> {
+        self.credentials.set_user_cutoff(user_id, cutoff_ms).await
+    }
+
+    /// The user's revocation cut-off (Unix ms), if any.
+    pub async fn user_cutoff(&self, user_id: Uuid) -> Result<Option<i64>, StoreError> {
+        self.credentials.user_cutoff(user_id).await
+    }
+
+    /// Every revoked access-token id not expired at `now` (Unix seconds), with its expiry.
+    pub async fn live_revoked_jtis(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        self.credentials.live_revoked_jtis(now).await
+    }
+
+    /// Every user cut-off at or after `since_ms`.
+    pub async fn user_cutoffs_since(&self, since_ms: i64) -> Result<Vec<(Uuid, i64)>, StoreError> {
+        self.credentials.user_cutoffs_since(since_ms).await
+    }
+
+    // ----- sessions -----
+
+    /// Inserts a session.
+    pub async fn insert_session(&self, s: &SessionRow) -> Result<(), StoreError> {
+        self.sessions.insert_session(s).await
+    }
+
+    /// The session with this id, whoever owns it.
+    pub async fn session(&self, id: Uuid) -> Result<Option<SessionRow>, StoreError> {
+        self.sessions.session(id).await
+    }
+
+    /// Any session of another user (for the `cross-user-leak` fault).
+    pub async fn session_of_other_user(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        self.sessions.session_of_other_user(user_id).await
+    }
+
+    /// One page of a user's sessions, newest first, and the total matching.
+    pub async fn list_sessions(
+        &self,
+        user_id: Uuid,
+        filter: &SessionFilter,
+    ) -> Result<(Vec<SessionRow>, i64), StoreError> {
+        self.sessions.list_sessions(user_id, filter).await
+    }
+
+    /// Writes provider, status, metadata, counters and timestamps back (never the messages).
+    pub async fn update_session(&self, s: &SessionRow) -> Result<(), StoreError> {
+        self.sessions.update_session(s).await
+    }
+
+    // ----- conversation -----
+
+    /// Appends one utterance at `position` and moves the session's counters, atomically.
+    pub async fn append_utterance(
+        &self,
+        session_id: Uuid,
+        position: i64,
+        message: &ContextMessage,
+        insight: &InsightRecord,
+        context: &Context,
+    ) -> Result<(), StoreError> {
+        self.conversation
+            .append_utterance(session_id, position, message, insight, context)
+            .await
+    }
+
+    /// The messages of a session, oldest first.
+    pub async fn messages(&self, session_id: Uuid) -> Result<Vec<ContextMessage>, StoreError> {
+        self.conversation.messages(session_id).await
+    }
+
+    // ----- switches -----
+
+    /// Updates the session and appends the switch, atomically.
+    pub async fn record_switch(
+        &self,
+        s: &SessionRow,
+        switch: &SwitchRecord,
+        reset_context: bool,
+    ) -> Result<(), StoreError> {
+        self.switches.record_switch(s, switch, reset_context).await
+    }
+
+    /// Every switch of a session, oldest first.
+    pub async fn switch_history(&self, session_id: Uuid) -> Result<Vec<SwitchRecord>, StoreError> {
+        self.switches.switch_history(session_id).await
+    }
+
+    // ----- stream events -----
+
+    /// Appends one frame at `seq`; [`StoreError::Duplicate`] when that seq is taken.
+    pub async fn append_event(
+        &self,
+        session_id: Uuid,
+        seq: u64,
+        frame: &str,
+    ) -> Result<(), StoreError> {
+        self.events.append_event(session_id, seq, frame).await
+    }
+
+    /// Up to `limit` events with `seq > after_seq`, in seq order.
+    pub async fn events_after(
+        &self,
+        session_id: Uuid,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.events.events_after(session_id, after_seq, limit).await
+    }
+
+    /// The highest stored seq of the session (0 when none).
+    pub async fn last_event_seq(&self, session_id: Uuid) -> Result<u64, StoreError> {
+        self.events.last_event_seq(session_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_engine_and_unknown_schemes_name_only_the_scheme() {
+        assert_eq!(engine_of("sqlite://x.db?mode=rwc").ok(), Some("sqlite"));
+        assert_eq!(engine_of("sqlite::memory:").ok(), Some("sqlite"));
+        assert_eq!(engine_of("postgres://127.0.0.1/db").ok(), Some("postgres"));
+        assert_eq!(engine_of("PostgreSQL://h/db").ok(), Some("postgres"));
+        let err = engine_of("mysql://root:hunter2@h/db")
+            .err()
+            .map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(err.contains("\"mysql\""), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}
