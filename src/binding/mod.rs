@@ -8,9 +8,11 @@
 //! checks that need it as "not assessed: role X is not bound".
 
 pub mod draft;
+pub mod envelope;
 pub mod template;
 
 use crate::contract::ApiContract;
+use envelope::Envelope;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -40,6 +42,7 @@ pub const ROLES: &[&str] = &[
     "health",
     "readiness",
     "published_contract",
+    "jwks",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,44 @@ struct BindingFile {
     stream: Option<StreamFile>,
     #[serde(default)]
     invalid_provider: Option<String>,
+    #[serde(default)]
+    auth: Option<AuthPlacement>,
+}
+
+/// How REST requests carry the access token: a header (`Authorization: Bearer …` by default)
+/// or a cookie, for deployments that sign in by setting one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "in", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthPlacement {
+    Header {
+        name: String,
+        #[serde(default)]
+        prefix: String,
+    },
+    Cookie {
+        name: String,
+    },
+}
+
+impl Default for AuthPlacement {
+    fn default() -> Self {
+        AuthPlacement::Header {
+            name: "authorization".into(),
+            prefix: "Bearer ".into(),
+        }
+    }
+}
+
+impl AuthPlacement {
+    /// The request header carrying `token`: (name, value).
+    pub fn header(&self, token: &str) -> (String, String) {
+        match self {
+            AuthPlacement::Header { name, prefix } => {
+                (name.to_ascii_lowercase(), format!("{prefix}{token}"))
+            }
+            AuthPlacement::Cookie { name } => ("cookie".into(), format!("{name}={token}")),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,7 +194,7 @@ pub struct Stream {
 }
 
 const FRAMES: &[&str] = &["ping", "text", "resume"];
-const POINTERS: &[&str] = &["type", "sequence", "timestamp"];
+const POINTERS: &[&str] = &["type", "sequence", "timestamp", "payload"];
 const EVENTS: &[&str] = &[
     "transcript",
     "insight",
@@ -171,6 +212,10 @@ pub struct Binding {
     pub stream: Option<Stream>,
     /// A provider name the deployment must refuse.
     pub invalid_provider: Option<String>,
+    /// How stream frames are built and read: the bound stream's, else the reference one.
+    pub envelope: Envelope,
+    /// How REST requests carry the access token.
+    pub auth: AuthPlacement,
 }
 
 impl Binding {
@@ -237,11 +282,17 @@ impl Binding {
             .map(stream)
             .transpose()
             .map_err(|e| invalid(format!("stream: {e}")))?;
+        let envelope = match &stream {
+            Some(s) => Envelope::of(s),
+            None => reference_envelope(),
+        };
         Ok(Binding {
             name: name.to_string(),
             roles,
             stream,
             invalid_provider: file.invalid_provider,
+            envelope,
+            auth: file.auth.unwrap_or_default(),
         })
     }
 
@@ -257,6 +308,17 @@ impl Binding {
             .as_ref()
             .ok_or_else(|| "role stream is not bound".to_string())
     }
+}
+
+/// The reference binding's envelope, for a binding that leaves the stream out (the stream
+/// contract's address and a bearer token are used then too).
+pub fn reference_envelope() -> Envelope {
+    yaml_serde::from_str::<BindingFile>(REFERENCE)
+        .ok()
+        .and_then(|f| f.stream)
+        .and_then(|s| stream(s).ok())
+        .map(|s| Envelope::of(&s))
+        .unwrap_or_default()
 }
 
 fn resolve_role(role: &str, spec: RoleFile, contract: &ApiContract) -> Result<Role, String> {
@@ -342,6 +404,19 @@ fn stream(s: StreamFile) -> Result<Stream, String> {
                 "unknown event {name:?}; events are {}",
                 EVENTS.join(", ")
             ));
+        }
+    }
+    // Without these the probes can neither speak nor read the stream.
+    for frame in FRAMES {
+        if !s.frames.contains_key(*frame) {
+            return Err(format!(
+                "the frame {frame} is missing (frames: ping, text, resume)"
+            ));
+        }
+    }
+    for pointer in ["type", "sequence"] {
+        if !s.pointers.contains_key(pointer) {
+            return Err(format!("the pointer {pointer} is missing"));
         }
     }
     Ok(Stream {

@@ -7,5 +7,6 @@ pub mod stream;
 pub use finding::{Finding, Outcome};
 pub mod auth;
 pub mod contract;
+pub mod forgery;
 pub mod rows;
 pub mod switching;

@@ -13,7 +13,7 @@ use crate::contract::WsContract;
 use crate::model::Percentiles;
 use crate::probe::stream::{
     PROBE_CONNECT, PROBE_LIVE, PROBE_MALFORMED, PROBE_RESUME, PROBE_THROUGHPUT, PingResult,
-    ResumeResult, StreamObservation, is_reply, is_session_event,
+    ResumeResult, StreamObservation,
 };
 use crate::probe::ws::ConnectionLog;
 use crate::stats::Latencies;
@@ -199,7 +199,7 @@ fn connect_time(obs: &StreamObservation) -> Finding {
     let Some(p) = connect_latencies(obs).percentiles() else {
         return Finding::not_assessed(CONNECT_TIME, "no connect was attempted");
     };
-    let mut details: Vec<String> = obs
+    let details: Vec<String> = obs
         .connect_failures
         .iter()
         .map(|f| {
@@ -209,13 +209,6 @@ fn connect_time(obs: &StreamObservation) -> Finding {
             )
         })
         .collect();
-    if let Some(e) = &obs.no_token_error {
-        details.push(format!("upgrade without a token: {e}"));
-    } else if let Some(s) = obs.no_token_status.filter(|s| *s != 401) {
-        details.push(format!(
-            "upgrade without a token answered HTTP {s}, expected 401"
-        ));
-    }
     let summary = format!(
         "{} of {} connects succeeded; handshake p95 {:.1} ms, p50 {:.1} ms",
         obs.connect_times.len(),
@@ -562,7 +555,7 @@ fn event_schema(connections: &[ConnectionLog], contract: &WsContract) -> Finding
         for m in &conn.messages {
             total += 1;
             let problems = match &m.value {
-                Some(v) => contract.validate_event(v),
+                Some(v) => contract.validate_event(m.name(), v),
                 None => vec![format!("not JSON: {}", excerpt(&m.raw))],
             };
             if problems.is_empty() {
@@ -572,7 +565,7 @@ fn event_schema(connections: &[ConnectionLog], contract: &WsContract) -> Finding
             failed += 1;
             evidence.insert(conn.connection.clone());
             if details.len() < MAX_DETAILS {
-                let kind = m.kind().unwrap_or("?");
+                let kind = m.name().unwrap_or("?");
                 details.push(format!(
                     "{} `{kind}` #{}: {}",
                     conn.connection,
@@ -606,10 +599,11 @@ fn ordering_of(conn: &ConnectionLog) -> (usize, Vec<(usize, String)>) {
     let mut last_event: Option<u64> = None;
     let mut pending_replies: Vec<(usize, &str, u64)> = Vec::new();
     for (i, m) in conn.messages.iter().enumerate() {
-        let (Some(kind), Some(seq)) = (m.kind(), m.seq()) else {
+        let (Some(event), Some(seq)) = (m.kind(), m.seq()) else {
             continue;
         };
-        if is_session_event(kind) {
+        let kind = m.name().unwrap_or("?");
+        if event.is_session_event() {
             checked += 1;
             match last_event {
                 Some(prev) if seq <= prev => {
@@ -633,7 +627,7 @@ fn ordering_of(conn: &ConnectionLog) -> (usize, Vec<(usize, String)>) {
             }
             pending_replies.clear();
             last_event = last_event.max(Some(seq));
-        } else if is_reply(kind) {
+        } else if event.is_reply() {
             checked += 1;
             if let Some(prev) = last_event.filter(|prev| seq < *prev) {
                 failures.push((
@@ -692,11 +686,11 @@ mod tests {
     }
 
     fn msg(value: Value) -> Received {
-        Received {
-            at: Instant::now(),
-            raw: value.to_string(),
-            value: Some(value),
-        }
+        Received::new(
+            Instant::now(),
+            value.to_string(),
+            &crate::binding::reference_envelope(),
+        )
     }
 
     fn envelope(kind: &str, seq: u64) -> Value {
@@ -939,11 +933,11 @@ mod tests {
 
     #[test]
     fn schema_counts_invalid_events_and_garbage() {
-        let garbage = Received {
-            at: Instant::now(),
-            raw: "<html>oops</html>".into(),
-            value: None,
-        };
+        let garbage = Received::new(
+            Instant::now(),
+            "<html>oops</html>".into(),
+            &crate::binding::reference_envelope(),
+        );
         let connections = vec![conn(vec![
             transcript(1),
             insight(2, json!("0.9")),

@@ -6,6 +6,7 @@
 //! the transcripts sequenced before its `provider_switched` event.
 
 use super::Finding;
+use crate::binding::envelope::EventKind;
 use crate::probe::switch::{SwitchAttempt, SwitchObservation};
 use crate::probe::ws::Received;
 use serde_json::Value;
@@ -109,7 +110,7 @@ fn paired(obs: &SwitchObservation) -> Vec<(&SwitchAttempt, Option<&Received>)> {
 fn switched_events(obs: &SwitchObservation) -> Vec<&Received> {
     obs.events()
         .iter()
-        .filter(|m| m.kind() == Some("provider_switched"))
+        .filter(|m| m.is(EventKind::ProviderSwitched))
         .collect()
 }
 
@@ -171,7 +172,7 @@ fn context_preserved(obs: &SwitchObservation) -> Finding {
         let expected = obs
             .events()
             .iter()
-            .filter(|m| m.kind() == Some("transcript") && m.seq().is_some_and(|s| s < seq))
+            .filter(|m| m.is(EventKind::Transcript) && m.seq().is_some_and(|s| s < seq))
             .count() as u64;
         if reported == Some(expected) {
             passed += 1;
@@ -198,13 +199,7 @@ fn no_message_loss(obs: &SwitchObservation) -> Finding {
     let mut details = Vec::new();
     let mut answered = 0;
     for id in &obs.texts {
-        let has = |kind: &str| {
-            events.iter().any(|m| {
-                m.kind() == Some(kind)
-                    && m.field("message_id").and_then(Value::as_str) == Some(id.as_str())
-            })
-        };
-        let transcript = has("transcript");
+        let transcript = events.iter().any(|m| m.is_transcript_of(id));
         // Insights carry no message id: count them globally below.
         if transcript {
             answered += 1;
@@ -212,22 +207,14 @@ fn no_message_loss(obs: &SwitchObservation) -> Finding {
             details.push(format!("text {id}: no transcript"));
         }
     }
-    let insights = events
-        .iter()
-        .filter(|m| m.kind() == Some("insight"))
-        .count();
+    let insights = events.iter().filter(|m| m.is(EventKind::Insight)).count();
     let missing_insights = obs.texts.len().saturating_sub(insights);
     if missing_insights > 0 {
         details.push(format!("{missing_insights} texts got no insight"));
     }
     let mut seqs: Vec<u64> = events
         .iter()
-        .filter(|m| {
-            matches!(
-                m.kind(),
-                Some("transcript" | "insight" | "provider_switched" | "call_status")
-            )
-        })
+        .filter(|m| m.kind().is_some_and(EventKind::is_session_event))
         .filter_map(Received::seq)
         .collect();
     seqs.sort_unstable();
@@ -289,10 +276,10 @@ fn mid_call(obs: &SwitchObservation) -> Finding {
     let mut passed = 0;
     let successful: Vec<_> = obs.attempts.iter().filter(|a| ok(a)).collect();
     for a in &successful {
-        let answer = obs.events().iter().find(|m| {
-            m.kind() == Some("transcript")
-                && m.field("message_id").and_then(Value::as_str) == Some(a.text_after.as_str())
-        });
+        let answer = obs
+            .events()
+            .iter()
+            .find(|m| m.is_transcript_of(&a.text_after));
         match answer
             .and_then(|m| m.field("provider"))
             .and_then(Value::as_str)
@@ -455,7 +442,7 @@ fn readback(obs: &SwitchObservation) -> Finding {
     let answered = obs
         .events()
         .iter()
-        .filter(|m| m.kind() == Some("transcript"))
+        .filter(|m| m.is(EventKind::Transcript))
         .count() as u64;
     let switched = obs.attempts.iter().filter(|a| ok(a)).count()
         + usize::from(

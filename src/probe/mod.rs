@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod forgery;
 pub mod revocation;
 pub mod stream;
 pub mod switch;
@@ -193,6 +194,7 @@ impl Ctx {
             &self.ws_url(session_id),
             token,
             &self.token_placement(),
+            &self.http.binding().envelope,
             &self.http.log,
             probe,
             self.settings.timeout,
@@ -239,6 +241,16 @@ impl Ctx {
             _ => Err(format!("creating a session failed ({})", describe(&reply))),
         }
     }
+}
+
+/// The `ping` frame's variables: now, in epoch milliseconds.
+pub fn ping_vars(timestamp: i64) -> Vars {
+    vars(&[("timestamp", timestamp.into())])
+}
+
+/// The `text` frame's variables.
+pub fn text_vars(text: &str, message_id: &str) -> Vars {
+    vars(&[("text", text.into()), ("message_id", message_id.into())])
 }
 
 /// Template variables from name/value pairs.

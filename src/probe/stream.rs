@@ -9,7 +9,8 @@
 //! checks in `check::stream` stay the only place with opinions.
 
 use super::ws::{self, ConnectionLog, Next, Received, WsConn};
-use super::{Ctx, describe};
+use super::{Ctx, describe, ping_vars, text_vars};
+use crate::binding::envelope::{Envelope, EventKind};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -37,25 +38,28 @@ pub const PROBE_MALFORMED: &str = "stream.malformed";
 pub const PROBE_RESUME: &str = "stream.resume";
 pub const PROBE_THROUGHPUT: &str = "stream.throughput";
 
-/// The frames of the malformed step: what is wrong with each, and the frame itself.
-const MALFORMED: [(&str, &str); 4] = [
-    ("not JSON", "{oops"),
-    ("unknown type", r#"{"type":"teleport"}"#),
-    ("missing required field", r#"{"type":"text"}"#),
-    ("wrong field type", r#"{"type":"resume","last_seq":"x"}"#),
-];
-
-/// Session events carry the session's `seq` and advance it.
-pub fn is_session_event(kind: &str) -> bool {
-    matches!(
-        kind,
-        "transcript" | "insight" | "provider_switched" | "call_status"
-    )
-}
-
-/// Replies to one connection carry the last session `seq` and never advance it.
-pub fn is_reply(kind: &str) -> bool {
-    matches!(kind, "pong" | "error")
+/// The frames of the malformed step, built from the binding's templates: what is wrong with
+/// each, and the frame itself (`Err`: the binding's frames cannot express that defect).
+fn malformed_frames(envelope: &Envelope) -> Vec<(&'static str, Result<String, String>)> {
+    let text = text_vars("Malformed on purpose", "malformed");
+    let resume = super::vars(&[("last_seq", json!("x"))]);
+    vec![
+        ("not JSON", Ok("{oops".to_string())),
+        (
+            "unknown type",
+            envelope
+                .with_unknown_type(&ping_vars(epoch_millis()), "voice-audit-teleport")
+                .map(|v| v.to_string()),
+        ),
+        (
+            "missing required field",
+            envelope.without_text(&text).map(|v| v.to_string()),
+        ),
+        (
+            "wrong field type",
+            envelope.frame("resume", &resume).map(|v| v.to_string()),
+        ),
+    ]
 }
 
 /// What the stream probes observed on one session created for them.
@@ -229,6 +233,7 @@ impl<'a> Run<'a> {
             &self.url,
             token,
             &self.ctx.token_placement(),
+            &self.ctx.http.binding().envelope,
             &self.ctx.http.log,
             probe,
             self.ctx.settings.timeout,
@@ -317,15 +322,24 @@ impl<'a> Run<'a> {
     async fn malformed(&mut self) {
         let wait = self.wait;
         let mut conn: Option<WsConn> = None;
-        for (index, (label, frame)) in MALFORMED.iter().enumerate() {
+        let frames = malformed_frames(&self.ctx.http.binding().envelope);
+        for (index, (label, frame)) in frames.into_iter().enumerate() {
             let mut result = MalformedResult {
                 label: label.to_string(),
-                frame: frame.to_string(),
+                frame: frame.clone().unwrap_or_default(),
                 error_event: None,
                 alive_after: false,
                 closed: false,
                 close_code: None,
                 send_error: None,
+            };
+            let frame = match frame {
+                Ok(f) => f,
+                Err(reason) => {
+                    result.send_error = Some(reason);
+                    self.obs.malformed.push(result);
+                    continue;
+                }
             };
             if conn.as_ref().is_none_or(WsConn::is_closed) {
                 if let Some(old) = conn.take() {
@@ -342,7 +356,7 @@ impl<'a> Run<'a> {
             }
             let Some(c) = conn.as_mut() else { continue };
             let sent_at = Instant::now();
-            if let Err(e) = bounded(wait, c.send_text(frame)).await {
+            if let Err(e) = bounded(wait, c.send_text(&frame)).await {
                 result.send_error = Some(e);
                 result.closed = c.is_closed();
                 self.obs.malformed.push(result);
@@ -350,7 +364,7 @@ impl<'a> Run<'a> {
             }
             loop {
                 match c.next(sent_at + wait).await {
-                    Next::Message(m) if m.kind() == Some("error") => {
+                    Next::Message(m) if m.is(EventKind::Error) => {
                         result.error_event = m.value;
                         break;
                     }
@@ -390,9 +404,9 @@ impl<'a> Run<'a> {
         match self.open(PROBE_RESUME).await {
             Ok(mut b) => {
                 for i in 0..RESUME_TEXTS {
-                    let text = json!({"type": "text", "text": format!("While you were away {i}"),
-                        "message_id": format!("resume-{i}")});
-                    if let Err(e) = bounded(self.wait, b.send_json(&text)).await {
+                    let text =
+                        text_vars(&format!("While you were away {i}"), &format!("resume-{i}"));
+                    if let Err(e) = bounded(self.wait, b.send_frame("text", &text)).await {
                         problems.push(format!("sending texts while away failed: {e}"));
                         break;
                     }
@@ -463,8 +477,8 @@ impl<'a> Run<'a> {
                 return result;
             }
         };
-        let resume = json!({"type": "resume", "last_seq": last_seen});
-        if let Err(e) = bounded(self.wait, c.send_json(&resume)).await {
+        let resume = super::vars(&[("last_seq", json!(last_seen))]);
+        if let Err(e) = bounded(self.wait, c.send_frame("resume", &resume)).await {
             problems.push(format!("sending resume failed: {e}"));
         }
         let expected: BTreeSet<u64> = (last_seen + 1..=newest).collect();
@@ -486,12 +500,15 @@ impl<'a> Run<'a> {
         // Where the session stands: a pong carries the last event's seq. It is asked only after
         // the replay, since a reply sent before it would (rightly) precede lower replayed seqs.
         if !c.is_closed() {
-            let ping = json!({"type": "ping", "timestamp": epoch_millis()});
+            let ping = ping_vars(epoch_millis());
             let sent_at = Instant::now();
-            if bounded(self.wait, c.send_json(&ping)).await.is_ok() {
+            if bounded(self.wait, c.send_frame("ping", &ping))
+                .await
+                .is_ok()
+            {
                 loop {
                     match c.next(sent_at + self.wait).await {
-                        Next::Message(m) if m.kind() == Some("pong") => {
+                        Next::Message(m) if m.is(EventKind::Pong) => {
                             newest = newest.max(m.seq().unwrap_or(0));
                             break;
                         }
@@ -529,9 +546,8 @@ impl<'a> Run<'a> {
         let mut sent = 0;
         let mut send_error = None;
         for i in 0..n {
-            let text = json!({"type": "text", "text": format!("Throughput message {i}"),
-                "message_id": format!("tp-{i}")});
-            match bounded(self.wait, c.send_json(&text)).await {
+            let text = text_vars(&format!("Throughput message {i}"), &format!("tp-{i}"));
+            match bounded(self.wait, c.send_frame("text", &text)).await {
                 Ok(()) => sent += 1,
                 Err(e) => {
                     send_error = Some(e);
@@ -546,7 +562,7 @@ impl<'a> Run<'a> {
         while received < expected {
             match c.next(deadline).await {
                 Next::Message(m) => {
-                    if m.kind().is_some_and(is_session_event) {
+                    if m.kind().is_some_and(EventKind::is_session_event) {
                         received += 1;
                         last = Some(m.at);
                     }
@@ -581,7 +597,7 @@ fn epoch_millis() -> i64 {
 
 /// The `seq` of a session event (`None` for replies and anything else).
 fn session_seq(m: &Received) -> Option<u64> {
-    if m.kind().is_some_and(is_session_event) {
+    if m.kind().is_some_and(EventKind::is_session_event) {
         m.seq()
     } else {
         None
@@ -593,8 +609,11 @@ fn last_seq(log: &ConnectionLog, events: bool) -> Option<u64> {
     log.messages
         .iter()
         .filter(|m| {
-            m.kind()
-                .is_some_and(if events { is_session_event } else { is_reply })
+            m.kind().is_some_and(if events {
+                EventKind::is_session_event
+            } else {
+                EventKind::is_reply
+            })
         })
         .filter_map(Received::seq)
         .next_back()
@@ -614,7 +633,7 @@ fn note_replay(
         result.replayed_seqs.push(seq);
         return false;
     }
-    if m.kind() == Some("error") {
+    if m.is(EventKind::Error) {
         let field = |name: &str| {
             m.field(name)
                 .and_then(Value::as_str)
@@ -644,14 +663,15 @@ async fn heartbeat(conn: &mut WsConn, wait: Duration) -> Vec<PingResult> {
             pong: None,
             rtt: None,
         };
-        let ping = json!({"type": "ping", "timestamp": timestamp});
-        if bounded(wait, conn.send_json(&ping)).await.is_ok()
+        if bounded(wait, conn.send_frame("ping", &ping_vars(timestamp)))
+            .await
+            .is_ok()
             && let Some(pong) = conn
-                .wait_for(sent_at + wait, |m| m.kind() == Some("pong"))
+                .wait_for(sent_at + wait, |m| m.is(EventKind::Pong))
                 .await
         {
             result.rtt = Some(pong.at.saturating_duration_since(sent_at));
-            result.pong = pong.value;
+            result.pong = pong.event.payload;
         }
         pings.push(result);
     }
@@ -663,16 +683,12 @@ async fn latencies(conn: &mut WsConn, samples: usize, wait: Duration) -> Vec<Opt
     let mut out = Vec::with_capacity(samples);
     for i in 0..samples {
         let id = format!("lat-{i}");
-        let text = json!({"type": "text", "text": format!("Latency sample {i}, all good"), "message_id": id});
+        let text = text_vars(&format!("Latency sample {i}, all good"), &id);
         let sent_at = Instant::now();
         let mut took = None;
-        if bounded(wait, conn.send_json(&text)).await.is_ok() {
-            let is_ours = |m: &Received| {
-                m.kind() == Some("transcript")
-                    && m.field("message_id").and_then(Value::as_str) == Some(id.as_str())
-            };
+        if bounded(wait, conn.send_frame("text", &text)).await.is_ok() {
             took = conn
-                .wait_for(sent_at + wait, is_ours)
+                .wait_for(sent_at + wait, |m| m.is_transcript_of(&id))
                 .await
                 .map(|m| m.at.saturating_duration_since(sent_at));
         }
@@ -686,17 +702,15 @@ async fn latencies(conn: &mut WsConn, samples: usize, wait: Duration) -> Vec<Opt
 pub(crate) async fn alive(conn: &mut WsConn, index: usize, wait: Duration) -> bool {
     let id = format!("alive-{index}");
     let sent_at = Instant::now();
-    let ping = json!({"type": "ping", "timestamp": epoch_millis()});
-    let text = json!({"type": "text", "text": "Are you still there?", "message_id": id});
-    let ping_sent = bounded(wait, conn.send_json(&ping)).await.is_ok();
-    let text_sent = bounded(wait, conn.send_json(&text)).await.is_ok();
+    let ping = ping_vars(epoch_millis());
+    let text = text_vars("Are you still there?", &id);
+    let ping_sent = bounded(wait, conn.send_frame("ping", &ping)).await.is_ok();
+    let text_sent = bounded(wait, conn.send_frame("text", &text)).await.is_ok();
     if !ping_sent && !text_sent {
         return false;
     }
     conn.wait_for(sent_at + wait, |m| {
-        m.kind() == Some("pong")
-            || (m.kind() == Some("transcript")
-                && m.field("message_id").and_then(Value::as_str) == Some(id.as_str()))
+        m.is(EventKind::Pong) || m.is_transcript_of(&id)
     })
     .await
     .is_some()

@@ -9,6 +9,7 @@
 use super::Ctx;
 use super::client::{Body, Reply};
 use super::ws::{self, ConnectionLog, Received};
+use crate::binding::envelope::EventKind;
 use crate::binding::template::Vars;
 use crate::stats::Latencies;
 use serde_json::{Value, json};
@@ -266,17 +267,18 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
 }
 
 async fn send_text(conn: &mut ws::WsConn, obs: &mut SwitchObservation, id: &str) {
-    let text = json!({"type": "text", "text": format!("Voice audit utterance {id}: the customer asks about their order."), "message_id": id});
-    if conn.send_json(&text).await.is_ok() {
+    let text = super::text_vars(
+        &format!("Voice audit utterance {id}: the customer asks about their order."),
+        id,
+    );
+    if conn.send_frame("text", &text).await.is_ok() {
         obs.texts.push(id.to_string());
     }
 }
 
 async fn wait_transcript(conn: &mut ws::WsConn, id: &str, wait: Duration) -> Option<Received> {
-    conn.wait_for(Instant::now() + wait, |m| {
-        m.kind() == Some("transcript") && m.field("message_id").and_then(Value::as_str) == Some(id)
-    })
-    .await
+    conn.wait_for(Instant::now() + wait, |m| m.is_transcript_of(id))
+        .await
 }
 
 /// Receives until every text has its transcript and insight and every switch its event, or the
@@ -285,10 +287,10 @@ async fn settle(conn: &mut ws::WsConn, texts: &[String], switches: usize, wait: 
     let deadline = Instant::now() + wait;
     loop {
         let log = &conn.record.messages;
-        let count = |kind: &str| log.iter().filter(|m| m.kind() == Some(kind)).count();
-        if count("transcript") >= texts.len()
-            && count("insight") >= texts.len()
-            && count("provider_switched") >= switches
+        let count = |kind: EventKind| log.iter().filter(|m| m.is(kind)).count();
+        if count(EventKind::Transcript) >= texts.len()
+            && count(EventKind::Insight) >= texts.len()
+            && count(EventKind::ProviderSwitched) >= switches
         {
             return;
         }
