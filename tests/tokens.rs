@@ -98,11 +98,23 @@ async fn tokens_in_cookies_are_sent_back_as_cookies() {
     }
 }
 
-/// Genuine tokens seen so far, by their payload part.
+/// Tokens the server accepted so far, by their payload part.
 static GENUINE: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
 
+/// The `alg` of a token's header, and its payload part.
+fn alg_and_payload(token: &str) -> Option<(String, String)> {
+    let mut parts = token.split('.');
+    let header = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+    let alg = serde_json::from_slice::<serde_json::Value>(&header)
+        .ok()?
+        .get("alg")?
+        .as_str()?
+        .to_string();
+    Some((alg, parts.next()?.to_string()))
+}
+
 /// A deployment that trusts the token's own `alg`: an `alg: none` token carrying the claims of
-/// a genuine one is treated as that token.
+/// a token it accepted before is treated as that token.
 async fn trust_alg_none(mut req: Request, next: Next) -> Response {
     let token = req
         .headers()
@@ -110,28 +122,25 @@ async fn trust_alg_none(mut req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    if let Some(token) = token {
-        let parts: Vec<&str> = token.split('.').collect();
-        let alg = parts
-            .first()
-            .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
-            .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
-            .and_then(|h| h.get("alg")?.as_str().map(str::to_string));
-        if let (Some(alg), Some(payload)) = (alg, parts.get(1)) {
-            let mut genuine = GENUINE.lock().expect("lock");
-            if alg == "none" {
-                if let Some(value) = genuine
-                    .get(*payload)
-                    .and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok())
-                {
-                    req.headers_mut().insert(header::AUTHORIZATION, value);
-                }
-            } else {
-                genuine.insert(payload.to_string(), token.clone());
-            }
+    let Some((token, (alg, payload))) =
+        token.and_then(|t| alg_and_payload(&t).map(|parsed| (t, parsed)))
+    else {
+        return next.run(req).await;
+    };
+    if alg == "none" {
+        let genuine = GENUINE.lock().expect("lock").get(&payload).cloned();
+        if let Some(value) =
+            genuine.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok())
+        {
+            req.headers_mut().insert(header::AUTHORIZATION, value);
         }
+        return next.run(req).await;
     }
-    next.run(req).await
+    let response = next.run(req).await;
+    if response.status().is_success() {
+        GENUINE.lock().expect("lock").insert(payload, token);
+    }
+    response
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,17 +23,20 @@ pub struct Received {
     pub at: Instant,
     pub raw: String,
     pub value: Option<Value>,
-    pub event: Classified,
+    /// Boxed: a received frame travels by value through `Next` and the connection log.
+    pub event: Box<Classified>,
 }
 
 impl Received {
     /// Parses and classifies `raw` through `envelope`.
     pub fn new(at: Instant, raw: String, envelope: &Envelope) -> Received {
         let value: Option<Value> = serde_json::from_str(&raw).ok();
-        let event = value
-            .as_ref()
-            .map(|v| envelope.classify(v))
-            .unwrap_or_default();
+        let event = Box::new(
+            value
+                .as_ref()
+                .map(|v| envelope.classify(v))
+                .unwrap_or_default(),
+        );
         Received {
             at,
             raw,

@@ -18,8 +18,6 @@ pub const RENAMED_FIELDS: &[(&str, &str, &str)] = &[
     ("RegisterRequest", "email", "mail"),
     ("RegisterRequest", "password", "secret"),
     ("RegisterRequest", "display_name", "name"),
-    ("LoginRequest", "email", "mail"),
-    ("LoginRequest", "password", "secret"),
     ("SwitchProviderRequest", "provider", "target"),
     ("User", "display_name", "name"),
 ];
@@ -53,6 +51,11 @@ pub fn openapi() -> Value {
             }
         }
     }
+    // Its own provider list for a switch, in another order. (The walk matches enum fields of
+    // an update to the resource's fields by name to avoid a no-op update; under a renamed field
+    // it would send the session's current provider, which the server rightly refuses with 409.)
+    doc["components"]["schemas"]["SwitchProviderRequest"]["properties"]["target"] =
+        json!({"type": "string", "enum": ["openai", "deepgram", "gemini"]});
     doc
 }
 
@@ -156,7 +159,7 @@ roles:
       refresh_token: $response.body#/refresh_token
   login:
     operation: signIn
-    request: { mail: "${email}", secret: "${password}" }
+    request: { email: "${email}", password: "${password}" }
     outputs:
       access_token: $response.body#/access_token
       refresh_token: $response.body#/refresh_token
