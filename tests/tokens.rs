@@ -148,7 +148,7 @@ async fn a_deployment_trusting_alg_none_fails_token_forgery() {
     // The clean reference server passing it is asserted in `clean`.
     let server = layered::serve(trust_alg_none).await;
     let report = support::audit(&server.url).await.report;
-    let c = support::check(&report, "auth.token_forgery");
+    let [c] = checks(&report, ["auth.token_forgery"]);
     assert!(c.points_max > 0.0);
     assert_eq!(c.points_earned, 0.0, "{} {:?}", c.summary, c.details);
     assert!(
@@ -158,4 +158,12 @@ async fn a_deployment_trusting_alg_none_fails_token_forgery() {
         "{:?}",
         c.details
     );
+}
+
+/// The checks `ids` of a report, in order.
+fn checks<'a, const N: usize>(
+    report: &'a voice_audit::model::AuditReport,
+    ids: [&str; N],
+) -> [&'a voice_audit::model::CheckResult; N] {
+    ids.map(|id| support::check(report, id))
 }
