@@ -234,6 +234,11 @@ async fn a_foreign_deployment_scores_like_the_reference_through_its_binding() {
         .report;
     assert_eq!(support::failing(&report), Vec::<String>::new());
     assert_eq!(report.score.total, 100.0);
+    // Its published key set made the key-confusion attack possible too.
+    assert_eq!(
+        support::check(&report, "auth.token_forgery").summary,
+        "6 of 6 forged tokens refused with 401"
+    );
 
     // With the reference binding the roles whose operation ids this contract lacks are unbound,
     // and signing in (register) is the first thing that needs one.

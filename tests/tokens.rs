@@ -101,45 +101,80 @@ async fn tokens_in_cookies_are_sent_back_as_cookies() {
 /// Tokens the server accepted so far, by their payload part.
 static GENUINE: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
 
-/// The `alg` of a token's header, and its payload part.
-fn alg_and_payload(token: &str) -> Option<(String, String)> {
-    let mut parts = token.split('.');
-    let header = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
-    let alg = serde_json::from_slice::<serde_json::Value>(&header)
+/// A bearer token split the way a verifier reads it.
+struct Jws {
+    token: String,
+    alg: String,
+    signing_input: String,
+    payload: String,
+    signature: Vec<u8>,
+}
+
+fn jws(req: &Request) -> Option<Jws> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
         .ok()?
-        .get("alg")?
-        .as_str()?
+        .strip_prefix("Bearer ")?
         .to_string();
-    Some((alg, parts.next()?.to_string()))
+    let mut parts = token.split('.');
+    let (h, p, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
+    Some(Jws {
+        alg: header.get("alg")?.as_str()?.to_string(),
+        signing_input: format!("{h}.{p}"),
+        payload: p.to_string(),
+        signature: URL_SAFE_NO_PAD.decode(sig).unwrap_or_default(),
+        token,
+    })
+}
+
+/// A verifier that trusts what `trusts` accepts: such a token is replaced by the token with the
+/// same claims the server accepted before. Returns the token to remember if the server
+/// accepts it.
+fn swap_trusted(req: &mut Request, trusts: fn(&Jws) -> bool) -> Option<Jws> {
+    let jws = jws(req)?;
+    if !trusts(&jws) {
+        return Some(jws);
+    }
+    let genuine = GENUINE.lock().expect("lock").get(&jws.payload).cloned();
+    if let Some(value) = genuine.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok()) {
+        req.headers_mut().insert(header::AUTHORIZATION, value);
+    }
+    None
+}
+
+fn remember(response: &Response, jws: Option<Jws>) {
+    if let Some(jws) = jws.filter(|_| response.status().is_success()) {
+        GENUINE.lock().expect("lock").insert(jws.payload, jws.token);
+    }
 }
 
 /// A deployment that trusts the token's own `alg`: an `alg: none` token carrying the claims of
 /// a token it accepted before is treated as that token.
 async fn trust_alg_none(mut req: Request, next: Next) -> Response {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
-    let Some((token, (alg, payload))) =
-        token.and_then(|t| alg_and_payload(&t).map(|parsed| (t, parsed)))
-    else {
-        return next.run(req).await;
-    };
-    if alg == "none" {
-        let genuine = GENUINE.lock().expect("lock").get(&payload).cloned();
-        if let Some(value) =
-            genuine.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok())
-        {
-            req.headers_mut().insert(header::AUTHORIZATION, value);
-        }
-        return next.run(req).await;
-    }
+    let jws = swap_trusted(&mut req, |t| t.alg == "none");
     let response = next.run(req).await;
-    if response.status().is_success() {
-        GENUINE.lock().expect("lock").insert(payload, token);
-    }
+    remember(&response, jws);
+    response
+}
+
+/// The foreign deployment's published key as a naive verifier keeps it (`openssl pkey -pubin`
+/// reads it as the RFC 8037 key the deployment publishes).
+const PUBLISHED_PEM: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n";
+
+/// The foreign deployment with a verifier open to algorithm confusion: a token whose header
+/// says HS256 is checked with HMAC keyed by the published public key.
+async fn confusable(mut req: Request, next: Next) -> Response {
+    let jws = swap_trusted(&mut req, |t| {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, PUBLISHED_PEM.as_bytes());
+        t.alg == "HS256"
+            && ring::hmac::verify(&key, t.signing_input.as_bytes(), &t.signature).is_ok()
+    });
+    let response = support::foreign::layer(req, next).await;
+    remember(&response, jws);
     response
 }
 
@@ -166,4 +201,33 @@ fn checks<'a, const N: usize>(
     ids: [&str; N],
 ) -> [&'a voice_audit::model::CheckResult; N] {
     ids.map(|id| support::check(report, id))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hs256_keyed_with_the_published_key_fails_token_forgery() {
+    let server = layered::serve(confusable).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let contract = dir.path().join("openapi.json");
+    let binding = dir.path().join("binding.yaml");
+    std::fs::write(&contract, support::foreign::openapi().to_string()).expect("contract");
+    std::fs::write(&binding, support::foreign::binding()).expect("binding");
+
+    let _turn = support::turn().await;
+    let mut config = RunConfig::new(&server.url);
+    config.probe = support::quick();
+    config.contract = voice_audit::contract::ContractSource::parse(&contract.display().to_string());
+    config.binding = Some(binding);
+    let report = run::audit(&config, &|_| {})
+        .await
+        .expect("the audit runs")
+        .report;
+    let [c] = checks(&report, ["auth.token_forgery"]);
+    assert_eq!(c.points_earned, 0.0, "{} {:?}", c.summary, c.details);
+    assert_eq!(
+        c.details,
+        vec![format!(
+            "signed HS256 with the published public key: HTTP 200, expected 401 ({})",
+            c.evidence[0]
+        )]
+    );
 }

@@ -146,9 +146,15 @@ async fn jwks_key(ctx: &Ctx, token: &str) -> Result<Vec<u8>, String> {
         .json()
         .and_then(|v| v.get("keys")?.as_array()?.first().cloned())
         .ok_or_else(|| format!("the jwks role returned no key ({})", describe(&reply)))?;
-    let x = key.get("x").and_then(Value::as_str).unwrap_or_default();
+    Ok(confusion_key(&key))
+}
+
+/// The bytes a verifier that takes HS256 with "its key" would use as the HMAC secret: the PEM
+/// of an Ed25519 public key (as kept in a key store), else the JWK's own text.
+fn confusion_key(jwk: &Value) -> Vec<u8> {
+    let x = jwk.get("x").and_then(Value::as_str).unwrap_or_default();
     match (
-        key.get("crv").and_then(Value::as_str),
+        jwk.get("crv").and_then(Value::as_str),
         URL_SAFE_NO_PAD.decode(x),
     ) {
         (Some("Ed25519"), Ok(raw)) if raw.len() == 32 => {
@@ -157,13 +163,13 @@ async fn jwks_key(ctx: &Ctx, token: &str) -> Result<Vec<u8>, String> {
                 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
             ];
             der.extend_from_slice(&raw);
-            Ok(format!(
+            format!(
                 "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
                 STANDARD.encode(der)
             )
-            .into_bytes())
+            .into_bytes()
         }
-        _ => Ok(key.to_string().into_bytes()),
+        _ => jwk.to_string().into_bytes(),
     }
 }
 
@@ -242,6 +248,20 @@ mod tests {
                 .as_str()
                 .is_some_and(|k| k.ends_with("/dev/null"))
         );
+    }
+
+    #[test]
+    fn an_ed25519_jwk_becomes_the_pem_a_key_store_holds() {
+        // The public key of RFC 8037 appendix A.2; `openssl pkey -pubin -text` reads this PEM
+        // as that key (d7:5a:98:01:…).
+        let jwk = json!({"kty": "OKP", "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+        assert_eq!(
+            String::from_utf8(confusion_key(&jwk)).expect("utf-8"),
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n"
+        );
+        let rsa = json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"});
+        assert_eq!(confusion_key(&rsa), rsa.to_string().into_bytes());
     }
 
     #[test]

@@ -56,7 +56,32 @@ pub fn openapi() -> Value {
     // it would send the session's current provider, which the server rightly refuses with 409.)
     doc["components"]["schemas"]["SwitchProviderRequest"]["properties"]["target"] =
         json!({"type": "string", "enum": ["openai", "deepgram", "gemini"]});
+    // A published key set (the `jwks` role; the key-confusion attack uses it).
+    doc["paths"][KEYS_PATH] = json!({"get": {
+        "operationId": "jwks",
+        "summary": "The public keys tokens are signed with",
+        "security": [],
+        "responses": {"200": {
+            "description": "A JSON Web Key Set",
+            "content": {"application/json": {"schema": {
+                "type": "object",
+                "required": ["keys"],
+                "properties": {"keys": {"type": "array", "items": {
+                    "type": "object", "required": ["kty"],
+                    "properties": {"kty": {"type": "string"}}}}}
+            }}}
+        }}
+    }});
     doc
+}
+
+/// Where the foreign deployment publishes its key set.
+pub const KEYS_PATH: &str = "/v2/keys";
+
+/// The published key set: an Ed25519 key (the public key of RFC 8037 appendix A.2).
+pub fn jwks() -> Value {
+    json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
+        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]})
 }
 
 /// The foreign AsyncAPI document: every message of the reference stream re-shaped into the
@@ -194,6 +219,7 @@ roles:
   health: { operation: health }
   readiness: { operation: ready }
   published_contract: { operation: getContract }
+  jwks: { operation: jwks }
 invalid_provider: voice-audit-no-such-provider
 stream:
   url: /v2/stream/{session_id}

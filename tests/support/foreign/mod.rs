@@ -31,6 +31,9 @@ pub async fn layer(req: Request, next: Next) -> Response {
     if path == "/asyncapi.json" {
         return axum::Json(asyncapi()).into_response();
     }
+    if path == contract::KEYS_PATH {
+        return axum::Json(contract::jwks()).into_response();
+    }
     if let Some(session) = path.strip_prefix(contract::STREAM_PREFIX) {
         return stream::proxy(req, session.to_string()).await;
     }
