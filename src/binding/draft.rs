@@ -33,6 +33,7 @@ const HINTS: &[(&str, &str, &[&str], &[&str])] = &[
         &["logout", "signout", "sign-out"],
         &["all"],
     ),
+    ("jwks", "GET", &["jwks", "jwk"], &[]),
     (
         "me",
         "GET",

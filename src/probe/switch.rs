@@ -25,6 +25,11 @@ pub struct SwitchAttempt {
     pub status: Option<u16>,
     pub latency: Duration,
     pub response: Option<Value>,
+    /// The switch role's `success` output (`None`: the answer did not say); without such an
+    /// output, whether the status was 2xx.
+    pub success: Option<bool>,
+    /// The switch role's `context_preserved` output: how many messages the switch carried.
+    pub context_preserved: Option<Value>,
     /// `message_id` of the text sent right after the switch (answered by the new provider).
     pub text_after: String,
 }
@@ -145,6 +150,9 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
             status: reply.status,
             latency: reply.elapsed,
             response: reply.json(),
+            success: output(ctx, &reply, "success")
+                .map_or(Some(reply.is_success()), |v| v.and_then(|v| v.as_bool())),
+            context_preserved: output(ctx, &reply, "context_preserved").flatten(),
             text_after: after.clone(),
         });
         if reply.is_success() {
@@ -264,6 +272,13 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
         ));
     }
     Ok(obs)
+}
+
+/// An output of the switch role read from `reply`: `None` when the role has no such output,
+/// `Some(None)` when the answer lacks it.
+fn output(ctx: &Ctx, reply: &Reply, name: &str) -> Option<Option<Value>> {
+    let source = ctx.http.binding().role("switch").ok()?.outputs.get(name)?;
+    Some(reply.output(source))
 }
 
 async fn send_text(conn: &mut ws::WsConn, obs: &mut SwitchObservation, id: &str) {

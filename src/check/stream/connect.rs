@@ -89,5 +89,7 @@ mod tests {
         assert!(f.details[0].contains("without a token"), "{:?}", f.details);
         obs.unknown_session_status = Some(200);
         assert_eq!(measured(&upgrade_refused(&obs)), 0.0);
+        // The refusal is judged once, here: the connect time says nothing about it.
+        assert_eq!(connect_time(&obs).details, Vec::<String>::new());
     }
 }

@@ -89,16 +89,11 @@ fn every_switch_refused(obs: &SwitchObservation) -> Option<String> {
 }
 
 fn ok(a: &crate::probe::switch::SwitchAttempt) -> bool {
-    a.status.is_some_and(|s| (200..300).contains(&s))
-        && a.response
-            .as_ref()
-            .and_then(|r| r.get("success"))
-            .and_then(Value::as_bool)
-            == Some(true)
+    a.status.is_some_and(|s| (200..300).contains(&s)) && a.success == Some(true)
 }
 
 fn reported_context(a: &SwitchAttempt) -> Option<Value> {
-    a.response.as_ref()?.get("context_preserved").cloned()
+    a.context_preserved.clone()
 }
 
 /// Successful switches paired, in order, with the `provider_switched` event announcing each.
@@ -142,7 +137,9 @@ mod tests {
             exchange_id: format!("x{i}"),
             status: Some(status),
             latency: Duration::from_millis(5),
-            response: Some(serde_json::json!({"success": success, "context_preserved": 0})),
+            response: Some(serde_json::json!({})),
+            success: Some(success),
+            context_preserved: Some(serde_json::json!(0)),
             text_after: format!("after-{i}"),
         }
     }

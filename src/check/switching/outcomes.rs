@@ -28,11 +28,7 @@ pub(super) fn success_rate(obs: &SwitchObservation) -> Finding {
     for a in obs.attempts.iter().filter(|a| !ok(a)) {
         details.push(format!(
             "{} → {}: HTTP {:?}, success {:?} ({})",
-            a.from,
-            a.to,
-            a.status,
-            a.response.as_ref().and_then(|r| r.get("success")),
-            a.exchange_id
+            a.from, a.to, a.status, a.success, a.exchange_id
         ));
         evidence.push(a.exchange_id.clone());
     }
