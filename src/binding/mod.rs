@@ -9,10 +9,12 @@
 
 pub mod draft;
 pub mod envelope;
+mod placement;
 pub mod template;
 
 use crate::contract::ApiContract;
 use envelope::Envelope;
+pub use placement::{AuthPlacement, TokenPlacement};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -84,42 +86,6 @@ struct BindingFile {
     auth: Option<AuthPlacement>,
 }
 
-/// How REST requests carry the access token: a header (`Authorization: Bearer …` by default)
-/// or a cookie, for deployments that sign in by setting one.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "in", rename_all = "snake_case", deny_unknown_fields)]
-pub enum AuthPlacement {
-    Header {
-        name: String,
-        #[serde(default)]
-        prefix: String,
-    },
-    Cookie {
-        name: String,
-    },
-}
-
-impl Default for AuthPlacement {
-    fn default() -> Self {
-        AuthPlacement::Header {
-            name: "authorization".into(),
-            prefix: "Bearer ".into(),
-        }
-    }
-}
-
-impl AuthPlacement {
-    /// The request header carrying `token`: (name, value).
-    pub fn header(&self, token: &str) -> (String, String) {
-        match self {
-            AuthPlacement::Header { name, prefix } => {
-                (name.to_ascii_lowercase(), format!("{prefix}{token}"))
-            }
-            AuthPlacement::Cookie { name } => ("cookie".into(), format!("{name}={token}")),
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StreamFile {
@@ -138,27 +104,6 @@ struct StreamFile {
     events: BTreeMap<String, String>,
     #[serde(default)]
     close_codes: CloseCodes,
-}
-
-/// How the token travels on the stream upgrade.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "in", rename_all = "snake_case", deny_unknown_fields)]
-pub enum TokenPlacement {
-    Query {
-        name: String,
-    },
-    Header {
-        name: String,
-        #[serde(default)]
-        prefix: String,
-    },
-    Subprotocol {
-        #[serde(default)]
-        prefix: String,
-    },
-    FirstMessage {
-        template: Value,
-    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
