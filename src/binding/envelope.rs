@@ -70,6 +70,8 @@ pub struct Classified {
     pub kind: Option<EventKind>,
     pub seq: Option<u64>,
     pub timestamp: Option<Value>,
+    /// The id of the client text an event answers (a transcript's), at the message_id pointer.
+    pub message_id: Option<String>,
     /// The object holding the event's own fields (the whole frame for a flat envelope).
     pub payload: Option<Value>,
 }
@@ -81,6 +83,7 @@ pub struct Envelope {
     type_pointer: String,
     sequence_pointer: String,
     timestamp_pointer: Option<String>,
+    message_id_pointer: String,
     payload_pointer: String,
     events: BTreeMap<String, EventKind>,
 }
@@ -98,6 +101,11 @@ impl Envelope {
             type_pointer: pointer("type").unwrap_or_default(),
             sequence_pointer: pointer("sequence").unwrap_or_default(),
             timestamp_pointer: pointer("timestamp"),
+            // Without its own pointer, the answered text's id is read from the payload's
+            // `message_id`, where the text frame's `${message_id}` usually comes back.
+            message_id_pointer: pointer("message_id").unwrap_or_else(|| {
+                format!("{}/message_id", pointer("payload").unwrap_or_default())
+            }),
             payload_pointer: pointer("payload").unwrap_or_default(),
             events,
         }
@@ -185,6 +193,10 @@ impl Envelope {
                 .as_ref()
                 .and_then(|p| value.pointer(p))
                 .cloned(),
+            message_id: value
+                .pointer(&self.message_id_pointer)
+                .and_then(Value::as_str)
+                .map(str::to_string),
             payload: value.pointer(&self.payload_pointer).cloned(),
         }
     }
@@ -322,6 +334,7 @@ mod tests {
             let frame = e.compose_event(EventKind::Transcript, Some(3), json!({"message_id": "m"}));
             let c = e.classify(&frame);
             assert_eq!((c.kind, c.seq), (Some(EventKind::Transcript), Some(3)));
+            assert_eq!(c.message_id.as_deref(), Some("m"));
             assert_eq!(
                 c.payload.and_then(|p| p.get("message_id").cloned()),
                 Some(json!("m"))

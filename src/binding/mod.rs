@@ -139,7 +139,7 @@ pub struct Stream {
 }
 
 const FRAMES: &[&str] = &["ping", "text", "resume"];
-const POINTERS: &[&str] = &["type", "sequence", "timestamp", "payload"];
+const POINTERS: &[&str] = &["type", "sequence", "timestamp", "payload", "message_id"];
 const EVENTS: &[&str] = &[
     "transcript",
     "insight",

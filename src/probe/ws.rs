@@ -69,8 +69,7 @@ impl Received {
 
     /// Whether this is the transcript of the text sent with `message_id`.
     pub fn is_transcript_of(&self, message_id: &str) -> bool {
-        self.is(EventKind::Transcript)
-            && self.field("message_id").and_then(Value::as_str) == Some(message_id)
+        self.is(EventKind::Transcript) && self.event.message_id.as_deref() == Some(message_id)
     }
 }
 

@@ -228,7 +228,12 @@ stream:
     ping: { event: ping, payload: { timestamp: "${timestamp}" } }
     text: { event: text, payload: { text: "${text}", message_id: "${message_id}" } }
     resume: { event: resume, payload: { last_seq: "${last_seq}" } }
-  pointers: { type: /event, sequence: /sequence, timestamp: /payload/timestamp, payload: /payload }
+  pointers:
+    type: /event
+    sequence: /sequence
+    timestamp: /payload/timestamp
+    payload: /payload
+    message_id: /payload/message_id
   events:
     transcript: utterance
     insight: insight
