@@ -70,6 +70,12 @@ struct RoleFile {
     request: Option<Value>,
     #[serde(default)]
     outputs: BTreeMap<String, String>,
+    /// A query string template appended to the path (`provider=${provider}&page=1`).
+    #[serde(default)]
+    query: Option<String>,
+    /// Pointers into each element of the `items` output (a list answer).
+    #[serde(default)]
+    items: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +127,9 @@ pub struct Role {
     pub path: String,
     pub request: Option<Value>,
     pub outputs: BTreeMap<String, Source>,
+    pub query: Option<String>,
+    /// Pointers into each element of the `items` output.
+    pub items: BTreeMap<String, String>,
 }
 
 /// The stream part of a binding, validated.
@@ -295,7 +304,7 @@ fn resolve_role(role: &str, spec: RoleFile, contract: &ApiContract) -> Result<Ro
     if let Some(t) = &spec.request {
         template::variables(t).map_err(|e| format!("role {role}: request: {e}"))?;
     }
-    let outputs = spec
+    let outputs: BTreeMap<String, Source> = spec
         .outputs
         .into_iter()
         .map(|(k, v)| {
@@ -304,11 +313,25 @@ fn resolve_role(role: &str, spec: RoleFile, contract: &ApiContract) -> Result<Ro
                 .map_err(|e| format!("role {role}: output {k}: {e}"))
         })
         .collect::<Result<_, _>>()?;
+    if let Some(q) = &spec.query {
+        template::variables(&Value::String(q.clone()))
+            .map_err(|e| format!("role {role}: query: {e}"))?;
+    }
+    for (name, p) in &spec.items {
+        template::pointer(p).map_err(|e| format!("role {role}: items.{name}: {e}"))?;
+    }
+    if !spec.items.is_empty() && !outputs.contains_key("items") {
+        return Err(format!(
+            "role {role}: `items` pointers need an `items` output (the list they read)"
+        ));
+    }
     Ok(Role {
         method,
         path,
         request: spec.request,
         outputs,
+        query: spec.query,
+        items: spec.items,
     })
 }
 

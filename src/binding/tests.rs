@@ -147,3 +147,23 @@ fn a_binding_without_a_stream_reads_frames_like_the_reference() {
         Some(envelope::EventKind::Pong)
     );
 }
+
+#[test]
+fn list_roles_read_their_items_and_take_a_query() {
+    let b = Binding::reference(&contract()).expect("reference binding");
+    let list = b.role("session_list").expect("session_list bound");
+    assert_eq!(list.items.get("id").map(String::as_str), Some("/id"));
+    assert!(
+        list.query
+            .as_deref()
+            .is_some_and(|q| q.contains("${provider}"))
+    );
+    refused(
+        "version: 1\nroles:\n  session_list: { operation: listSessions, items: { id: /id } }",
+        "need an `items` output",
+    );
+    refused(
+        "version: 1\nroles:\n  session_list: { operation: listSessions, query: \"p=${open\" }",
+        "unclosed",
+    );
+}

@@ -7,7 +7,7 @@
 //! they mean (context counts are judged against the order of events on the stream).
 
 use super::Ctx;
-use super::client::{Body, Reply};
+use super::client::Reply;
 use super::ws::{self, ConnectionLog, Received};
 use crate::binding::envelope::EventKind;
 use crate::binding::template::Vars;
@@ -45,17 +45,43 @@ pub struct SwitchObservation {
     pub stream: ConnectionLog,
     pub invalid_provider: Option<Reply>,
     /// The session read back after the invalid-provider attempt.
-    pub after_invalid: Option<Value>,
-    pub failover_unforced: Option<Reply>,
-    pub failover_forced: Option<Reply>,
-    pub switch_status: Option<Value>,
-    pub switch_history: Option<Value>,
+    pub after_invalid: Option<SessionView>,
+    pub failover_unforced: Option<FailoverView>,
+    pub failover_forced: Option<FailoverView>,
+    /// The provider the switch-status role reports.
+    pub status_provider: Option<String>,
+    /// `to_provider` of every switch-history entry, in order (`None`: no list came back).
+    pub history: Option<Vec<Option<String>>>,
     /// The session read back before it was ended.
-    pub session_before_end: Option<Value>,
-    /// The page of `GET sessions?provider=…&status=active` read before the end.
-    pub filtered_list: Option<Value>,
+    pub session_before_end: Option<SessionView>,
+    /// Ids in the session listing filtered by the session's provider (the session_list role's
+    /// query), read before the end.
+    pub listed_ids: Option<Vec<String>>,
     pub end: Option<Reply>,
-    pub session_after_end: Option<Value>,
+    pub session_after_end: Option<SessionView>,
+    /// (role, why) of every output these reads need that the binding leaves unbound.
+    pub unbound: Vec<(String, String)>,
+}
+
+/// A session as the `session_get` role's outputs read it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionView {
+    pub provider: Option<String>,
+    pub message_count: Option<u64>,
+    pub status: Option<String>,
+    pub ended_at: Option<Value>,
+}
+
+/// An auto-failover answer as the `auto_failover` role's outputs read it.
+#[derive(Debug, Clone, Default)]
+pub struct FailoverView {
+    pub exchange_id: String,
+    pub success: bool,
+    pub triggered: Option<bool>,
+    pub from_provider: Option<String>,
+    pub to_provider: Option<String>,
+    /// The answer as sent, for details.
+    pub body: Option<Value>,
 }
 
 impl SwitchObservation {
@@ -183,10 +209,7 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
         .call_role("switch", sid, Some(&token), &vars, SCENARIO)
         .await?;
     obs.invalid_provider = Some(invalid);
-    obs.after_invalid = ctx
-        .call_role("session_get", sid, Some(&token), &Vars::new(), SCENARIO)
-        .await?
-        .json();
+    obs.after_invalid = Some(read_session(ctx, &mut obs, sid, &token).await?);
 
     let failover = |force: bool| {
         super::vars(&[
@@ -194,16 +217,16 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
             ("reason", json!("voice-audit failover probe")),
         ])
     };
-    obs.failover_unforced = Some(
-        ctx.call_role(
+    let unforced = ctx
+        .call_role(
             "auto_failover",
             sid,
             Some(&token),
             &failover(false),
             SCENARIO,
         )
-        .await?,
-    );
+        .await?;
+    obs.failover_unforced = Some(failover_view(ctx, &mut obs, &unforced));
     let forced = ctx
         .call_role(
             "auto_failover",
@@ -213,52 +236,53 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
             SCENARIO,
         )
         .await?;
-    let forced_switched = forced
-        .json()
-        .and_then(|v| v.get("failover_triggered").and_then(Value::as_bool))
-        .unwrap_or(false);
+    let forced = failover_view(ctx, &mut obs, &forced);
+    let forced_switched = forced.triggered == Some(true);
     obs.failover_forced = Some(forced);
     if forced_switched {
         settle(&mut conn, &obs.texts, expected_switches + 1, wait).await;
     }
-    obs.switch_status = ctx
+    let status = ctx
         .call_role("switch_status", sid, Some(&token), &Vars::new(), SCENARIO)
-        .await?
-        .json();
-    obs.switch_history = ctx
+        .await?;
+    obs.status_provider = read(ctx, &mut obs, "switch_status", "current_provider", &status)
+        .and_then(|v| v.as_str().map(str::to_string));
+    let history = ctx
         .call_role("switch_history", sid, Some(&token), &Vars::new(), SCENARIO)
-        .await?
-        .json();
+        .await?;
+    obs.history =
+        read_items(ctx, &mut obs, "switch_history", "to_provider", &history).map(|items| {
+            items
+                .into_iter()
+                .map(|v| v.and_then(|v| v.as_str().map(str::to_string)))
+                .collect()
+        });
 
-    let session = ctx
-        .call_role("session_get", sid, Some(&token), &Vars::new(), SCENARIO)
-        .await?
-        .json();
-    let provider_now = session
-        .as_ref()
-        .and_then(|s| s.get("provider"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    obs.session_before_end = session;
-    let list_path = format!(
-        "{}?provider={provider_now}&status=active&page_size=100",
-        ctx.role_path("session_list", None)?
-    );
-    obs.filtered_list = ctx
-        .call("GET", &list_path, Some(&token), Body::None, SCENARIO)
-        .await
-        .json();
+    let session = read_session(ctx, &mut obs, sid, &token).await?;
+    let provider_now = session.provider.clone().unwrap_or_default();
+    obs.session_before_end = Some(session);
+    let list = ctx
+        .call_role(
+            "session_list",
+            None,
+            Some(&token),
+            &super::vars(&[("provider", json!(provider_now))]),
+            SCENARIO,
+        )
+        .await?;
+    obs.listed_ids = read_items(ctx, &mut obs, "session_list", "id", &list).map(|items| {
+        items
+            .into_iter()
+            .filter_map(|v| v.and_then(|v| v.as_str().map(str::to_string)))
+            .collect()
+    });
 
     let end = ctx
         .call_role("session_end", sid, Some(&token), &Vars::new(), SCENARIO)
         .await?;
     let ended = end.is_success();
     obs.end = Some(end);
-    obs.session_after_end = ctx
-        .call_role("session_get", sid, Some(&token), &Vars::new(), SCENARIO)
-        .await?
-        .json();
+    obs.session_after_end = Some(read_session(ctx, &mut obs, sid, &token).await?);
     if ended {
         // The stream should deliver the final status and close.
         let deadline = Instant::now() + wait;
@@ -272,6 +296,79 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
         ));
     }
     Ok(obs)
+}
+
+/// An output of `role` read from `reply`; an unbound one is noted in `obs.unbound`.
+fn read(
+    ctx: &Ctx,
+    obs: &mut SwitchObservation,
+    role: &str,
+    output: &str,
+    reply: &Reply,
+) -> Option<Value> {
+    match ctx.role_value(role, output, reply) {
+        Ok(v) => v,
+        Err(why) => {
+            note(obs, role, why);
+            None
+        }
+    }
+}
+
+/// One field of every element of `role`'s `items` list (`None`: no list came back).
+fn read_items(
+    ctx: &Ctx,
+    obs: &mut SwitchObservation,
+    role: &str,
+    field: &str,
+    reply: &Reply,
+) -> Option<Vec<Option<Value>>> {
+    match ctx.role_items(role, &[field], reply) {
+        Ok(items) => items.map(|items| items.into_iter().map(|mut i| i.remove(field)).collect()),
+        Err(why) => {
+            note(obs, role, why);
+            None
+        }
+    }
+}
+
+fn note(obs: &mut SwitchObservation, role: &str, why: String) {
+    let entry = (role.to_string(), why);
+    if !obs.unbound.contains(&entry) {
+        obs.unbound.push(entry);
+    }
+}
+
+/// The session read back through the `session_get` role's outputs.
+async fn read_session(
+    ctx: &Ctx,
+    obs: &mut SwitchObservation,
+    sid: Option<&str>,
+    token: &str,
+) -> Result<SessionView, String> {
+    let reply = ctx
+        .call_role("session_get", sid, Some(token), &Vars::new(), SCENARIO)
+        .await?;
+    let mut get = |name: &str| read(ctx, obs, "session_get", name, &reply);
+    Ok(SessionView {
+        provider: get("provider").and_then(|v| v.as_str().map(str::to_string)),
+        message_count: get("message_count").and_then(|v| v.as_u64()),
+        status: get("status").and_then(|v| v.as_str().map(str::to_string)),
+        ended_at: get("ended_at"),
+    })
+}
+
+fn failover_view(ctx: &Ctx, obs: &mut SwitchObservation, reply: &Reply) -> FailoverView {
+    let mut get = |name: &str| read(ctx, obs, "auto_failover", name, reply);
+    let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_string));
+    FailoverView {
+        exchange_id: reply.exchange_id.clone(),
+        success: reply.is_success(),
+        triggered: get("triggered").and_then(|v| v.as_bool()),
+        from_provider: text(get("from_provider")),
+        to_provider: text(get("to_provider")),
+        body: reply.json(),
+    }
 }
 
 /// An output of the switch role read from `reply`: `None` when the role has no such output,

@@ -180,6 +180,27 @@ mod tests {
     }
 
     #[test]
+    fn reads_through_unbound_outputs_are_not_assessed_and_say_which() {
+        let obs = SwitchObservation {
+            attempts: vec![attempt(0, 200, true)],
+            unbound: vec![(
+                "switch_status".into(),
+                "output current_provider of role switch_status is not bound".into(),
+            )],
+            ..SwitchObservation::default()
+        };
+        let findings = findings(Some(&Ok(obs)));
+        for id in ["switch.auto_failover", "state.persistence_readback"] {
+            match outcome(&findings, id) {
+                super::super::finding::Outcome::NotAssessed { reason } => {
+                    assert!(reason.contains("current_provider"), "{id}: {reason}")
+                }
+                other => panic!("{id} should not be assessed, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn one_successful_switch_keeps_the_checks_measured() {
         let obs = SwitchObservation {
             attempts: vec![attempt(0, 503, false), attempt(1, 200, true)],

@@ -4,7 +4,7 @@
 
 use super::{Finding, ok, ratio_of, switched_events};
 use crate::binding::envelope::EventKind;
-use crate::probe::switch::SwitchObservation;
+use crate::probe::switch::{FailoverView, SwitchObservation};
 use serde_json::Value;
 
 pub(super) fn latency(obs: &SwitchObservation) -> Finding {
@@ -43,51 +43,45 @@ pub(super) fn success_rate(obs: &SwitchObservation) -> Finding {
     .with_evidence(evidence)
 }
 
+/// Why a check reading `roles` cannot be assessed: an output it needs is not bound.
+fn unbound(obs: &SwitchObservation, roles: &[&str]) -> Option<String> {
+    let missing: Vec<&str> = obs
+        .unbound
+        .iter()
+        .filter(|(role, _)| roles.contains(&role.as_str()))
+        .map(|(_, why)| why.as_str())
+        .collect();
+    (!missing.is_empty()).then(|| missing.join("; "))
+}
+
 pub(super) fn auto_failover(obs: &SwitchObservation) -> Finding {
-    let mut items: Vec<(bool, String)> = Vec::new();
-    let unforced = obs
-        .failover_unforced
-        .as_ref()
-        .and_then(|r| r.json().filter(|_| r.is_success()));
-    items.push((
-        unforced
-            .as_ref()
-            .and_then(|v| v.get("failover_triggered"))
-            .and_then(Value::as_bool)
-            == Some(false),
+    let id = "switch.auto_failover";
+    if let Some(reason) = unbound(obs, &["auto_failover", "switch_status", "switch_history"]) {
+        return Finding::not_assessed(id, &reason);
+    }
+    let answer = |f: Option<&FailoverView>| {
+        f.filter(|f| f.success)
+            .and_then(|f| f.body.as_ref())
+            .map_or("no 2xx answer".to_string(), Value::to_string)
+    };
+    let unforced = obs.failover_unforced.as_ref();
+    let mut items: Vec<(bool, String)> = vec![(
+        unforced.filter(|f| f.success).and_then(|f| f.triggered) == Some(false),
         format!(
             "failover on a healthy provider without force should not switch: {}",
-            unforced.map_or("no 2xx answer".into(), |v| v.to_string())
+            answer(unforced)
         ),
-    ));
-    let forced = obs
-        .failover_forced
-        .as_ref()
-        .and_then(|r| r.json().filter(|_| r.is_success()));
-    let switch = forced
-        .as_ref()
-        .and_then(|v| v.get("switch"))
-        .filter(|s| !s.is_null());
-    let target = switch
-        .and_then(|s| s.get("to_provider"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let from = switch
-        .and_then(|s| s.get("from_provider"))
-        .and_then(Value::as_str);
+    )];
+    let forced = obs.failover_forced.as_ref().filter(|f| f.success);
+    let target = forced.and_then(|f| f.to_provider.clone());
+    let from = forced.and_then(|f| f.from_provider.as_deref());
     items.push((
-        forced
-            .as_ref()
-            .and_then(|v| v.get("failover_triggered"))
-            .and_then(Value::as_bool)
-            == Some(true)
+        forced.and_then(|f| f.triggered) == Some(true)
             && target.is_some()
             && from != target.as_deref(),
         format!(
             "forced failover should switch to another provider: {}",
-            forced
-                .as_ref()
-                .map_or("no 2xx answer".into(), |v| v.to_string())
+            answer(obs.failover_forced.as_ref())
         ),
     ));
     let announced = target.as_deref().is_some_and(|t| {
@@ -101,39 +95,33 @@ pub(super) fn auto_failover(obs: &SwitchObservation) -> Finding {
         announced,
         "the failover was not announced with provider_switched".to_string(),
     ));
-    let status_current = obs
-        .switch_status
-        .as_ref()
-        .and_then(|s| s.get("current_provider"))
-        .and_then(Value::as_str);
+    let status_current = obs.status_provider.as_deref();
     items.push((
         target.is_some() && status_current == target.as_deref(),
         format!("switch-status reports {status_current:?}, the failover went to {target:?}"),
     ));
-    let history = obs
-        .switch_history
+    let last = obs
+        .history
         .as_ref()
-        .and_then(|h| h.get("items"))
-        .and_then(Value::as_array);
-    let last = history
         .and_then(|h| h.last())
-        .and_then(|i| i.get("to_provider"))
-        .and_then(Value::as_str);
+        .and_then(Option::as_deref);
     items.push((
         target.is_some() && last == target.as_deref(),
         format!("switch-history ends with {last:?}, the failover went to {target:?}"),
     ));
-    ratio_of("switch.auto_failover", &items, "failover items")
+    ratio_of(id, &items, "failover items")
 }
 
 pub(super) fn invalid_provider(obs: &SwitchObservation) -> Finding {
+    let id = "errors.invalid_provider";
     let Some(reply) = &obs.invalid_provider else {
-        return Finding::not_assessed(
-            "errors.invalid_provider",
-            "the invalid-provider request was not made",
-        );
+        return Finding::not_assessed(id, "the invalid-provider request was not made");
     };
+    if let Some(reason) = unbound(obs, &["session_get"]) {
+        return Finding::not_assessed(id, &reason);
+    }
     let status = reply.status.unwrap_or(0);
+    // RFC 9457: a problem document repeats the status it was sent with.
     let problem = reply
         .json()
         .and_then(|v| v.get("status").and_then(Value::as_u64))
@@ -148,8 +136,7 @@ pub(super) fn invalid_provider(obs: &SwitchObservation) -> Finding {
     let after = obs
         .after_invalid
         .as_ref()
-        .and_then(|s| s.get("provider"))
-        .and_then(Value::as_str)
+        .and_then(|s| s.provider.as_deref())
         .unwrap_or("");
     let items = vec![
         (
@@ -171,67 +158,54 @@ pub(super) fn invalid_provider(obs: &SwitchObservation) -> Finding {
             format!("the session's provider changed from {before} to {after:?}"),
         ),
     ];
-    ratio_of("errors.invalid_provider", &items, "items")
-        .with_evidence(vec![reply.exchange_id.clone()])
+    ratio_of(id, &items, "items").with_evidence(vec![reply.exchange_id.clone()])
 }
 
 pub(super) fn readback(obs: &SwitchObservation) -> Finding {
-    let last_provider = obs
-        .switch_status
-        .as_ref()
-        .and_then(|s| s.get("current_provider"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let session = obs.session_before_end.as_ref();
-    let field = |k: &str| session.and_then(|s| s.get(k)).cloned();
+    let id = "state.persistence_readback";
+    if let Some(reason) = unbound(
+        obs,
+        &[
+            "session_get",
+            "session_list",
+            "switch_status",
+            "switch_history",
+        ],
+    ) {
+        return Finding::not_assessed(id, &reason);
+    }
+    let last_provider = obs.status_provider.as_deref();
+    let before = obs.session_before_end.clone().unwrap_or_default();
     let answered = obs
         .events()
         .iter()
         .filter(|m| m.is(EventKind::Transcript))
         .count() as u64;
     let switched = obs.attempts.iter().filter(|a| ok(a)).count()
-        + usize::from(
-            obs.failover_forced
-                .as_ref()
-                .and_then(|r| r.json())
-                .and_then(|v| v.get("failover_triggered").and_then(Value::as_bool))
-                == Some(true),
-        );
-    let history_len = obs
-        .switch_history
-        .as_ref()
-        .and_then(|h| h.get("items"))
-        .and_then(Value::as_array)
-        .map(Vec::len);
+        + usize::from(obs.failover_forced.as_ref().and_then(|f| f.triggered) == Some(true));
+    let history_len = obs.history.as_ref().map(Vec::len);
     let listed = obs
-        .filtered_list
+        .listed_ids
         .as_ref()
-        .and_then(|l| l.get("items"))
-        .and_then(Value::as_array)
-        .is_some_and(|items| {
-            items
-                .iter()
-                .any(|i| i.get("id").and_then(Value::as_str) == Some(obs.session_id.as_str()))
-        });
-    let after = obs.session_after_end.as_ref();
-    let ended = after.and_then(|s| s.get("status")).and_then(Value::as_str) == Some("ended")
-        && after
-            .and_then(|s| s.get("ended_at"))
-            .is_some_and(|v| !v.is_null());
+        .is_some_and(|ids| ids.contains(&obs.session_id));
+    let after = obs.session_after_end.clone().unwrap_or_default();
+    // Ended: the status moved on from what it was while live, and an end time is recorded.
+    let ended = after.status.is_some()
+        && after.status != before.status
+        && after.ended_at.as_ref().is_some_and(|v| !v.is_null());
     let items = vec![
         (
-            last_provider.is_some()
-                && field("provider").as_ref().and_then(Value::as_str) == last_provider.as_deref(),
+            last_provider.is_some() && before.provider.as_deref() == last_provider,
             format!(
                 "session provider {:?}, switch-status says {last_provider:?}",
-                field("provider")
+                before.provider
             ),
         ),
         (
-            field("message_count").and_then(|v| v.as_u64()) == Some(answered),
+            before.message_count == Some(answered),
             format!(
                 "message_count {:?}, but {answered} messages were answered on the stream",
-                field("message_count")
+                before.message_count
             ),
         ),
         (
@@ -240,13 +214,13 @@ pub(super) fn readback(obs: &SwitchObservation) -> Finding {
         ),
         (
             listed,
-            "the session is missing from its provider/status-filtered listing".to_string(),
+            "the session is missing from its provider-filtered listing".to_string(),
         ),
         (
             ended,
             format!(
-                "after ending, the session reads {:?}",
-                after.map(|s| s.get("status"))
+                "after ending, the session reads status {:?} (before: {:?}), ended at {:?}",
+                after.status, before.status, after.ended_at
             ),
         ),
         (
@@ -257,5 +231,5 @@ pub(super) fn readback(obs: &SwitchObservation) -> Finding {
             ),
         ),
     ];
-    ratio_of("state.persistence_readback", &items, "read-back items")
+    ratio_of(id, &items, "read-back items")
 }

@@ -202,8 +202,18 @@ roles:
     request: { provider: "${provider}" }
     outputs:
       session_id: $response.body#/session/id
-  session_get: { operation: getSession }
-  session_list: { operation: listSessions }
+  session_get:
+    operation: getSession
+    outputs:
+      provider: $response.body#/provider
+      message_count: $response.body#/message_count
+      status: $response.body#/status
+      ended_at: $response.body#/ended_at
+  session_list:
+    operation: listSessions
+    query: provider=${provider}&page_size=100
+    outputs: { items: $response.body#/items }
+    items: { id: /id }
   session_end: { operation: endSession }
   switch:
     operation: changeProvider
@@ -211,11 +221,20 @@ roles:
     outputs:
       success: $response.body#/success
       context_preserved: $response.body#/context_preserved
-  switch_status: { operation: switchStatus }
-  switch_history: { operation: switchHistory }
+  switch_status:
+    operation: switchStatus
+    outputs: { current_provider: $response.body#/current_provider }
+  switch_history:
+    operation: switchHistory
+    outputs: { items: $response.body#/items }
+    items: { to_provider: /to_provider }
   auto_failover:
     operation: autoFailover
     request: { force: "${force}", reason: "${reason}" }
+    outputs:
+      triggered: $response.body#/failover_triggered
+      from_provider: $response.body#/switch/from_provider
+      to_provider: $response.body#/switch/to_provider
   health: { operation: health }
   readiness: { operation: ready }
   published_contract: { operation: getContract }
