@@ -63,13 +63,13 @@ pub async fn probe(ctx: &Ctx) -> AuthObservation {
     } else {
         None
     };
-    let session = ctx
-        .create_session(
-            &ctx.user.access,
-            &super::switch::providers(ctx)[0],
-            SCENARIO,
-        )
-        .await;
+    let session = match super::switch::providers(ctx) {
+        Ok(providers) => {
+            ctx.create_session(&ctx.user.access, &providers[0], SCENARIO)
+                .await
+        }
+        Err(reason) => Err(reason),
+    };
     if let (Some(other), Ok(session_id)) = (&second, &session) {
         obs.cross_user = Some(cross_user(ctx, other, session_id).await);
     }
@@ -93,8 +93,8 @@ async fn cross_user(ctx: &Ctx, intruder: &Credentials, session_id: &str) -> Vec<
             "provider",
             json!(
                 super::switch::providers(ctx)
-                    .last()
-                    .cloned()
+                    .ok()
+                    .and_then(|p| p.last().cloned())
                     .unwrap_or_default()
             ),
         ),

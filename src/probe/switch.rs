@@ -11,6 +11,7 @@ use super::client::Reply;
 use super::ws::{self, ConnectionLog, Received};
 use crate::binding::envelope::EventKind;
 use crate::binding::template::Vars;
+use crate::contract::openapi::resolve;
 use crate::stats::Latencies;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -103,20 +104,47 @@ impl SwitchObservation {
     }
 }
 
-/// The providers the contract allows, in order.
-pub fn providers(ctx: &Ctx) -> Vec<String> {
-    ctx.api()
-        .document()
-        .pointer("/components/schemas/Provider/enum")
-        .and_then(Value::as_array)
-        .map(|v| {
-            v.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect::<Vec<_>>()
+/// The providers a session may use, in the contract's order: the enum of the request field the
+/// switch role (else session_create) fills with `${provider}`.
+pub fn providers(ctx: &Ctx) -> Result<Vec<String>, String> {
+    ["switch", "session_create"]
+        .iter()
+        .find_map(|role| provider_enum(ctx, role).filter(|p| p.len() >= 2))
+        .ok_or_else(|| {
+            "no provider list: the request field the switch role fills with ${provider} has no \
+             enum of two or more providers in the contract"
+                .to_string()
         })
-        .filter(|v| v.len() >= 2)
-        .unwrap_or_else(|| vec!["gemini".into(), "openai".into(), "deepgram".into()])
+}
+
+fn provider_enum(ctx: &Ctx, role: &str) -> Option<Vec<String>> {
+    let r = ctx.http.binding().role(role).ok()?;
+    let field = r
+        .request
+        .as_ref()?
+        .as_object()?
+        .iter()
+        .find(|(_, v)| v.as_str() == Some("${provider}"))?
+        .0;
+    let op = ctx
+        .api()
+        .operations
+        .iter()
+        .find(|o| o.method == r.method && o.path == r.path)?;
+    let doc = ctx.api().document();
+    let pointer = op.body.as_ref()?.schema.as_deref()?;
+    let body = doc.pointer(pointer.trim_start_matches('#'))?;
+    let (_, body) = resolve(doc, body)?;
+    let (_, property) = resolve(doc, body.get("properties")?.get(field)?)?;
+    Some(
+        property
+            .get("enum")?
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 /// Roles the switch scenario drives; any one unbound keeps the scenario from running.
@@ -135,7 +163,7 @@ pub async fn probe(ctx: &Ctx) -> Result<SwitchObservation, String> {
     for role in ROLES {
         ctx.http.binding().role(role)?;
     }
-    let providers = providers(ctx);
+    let providers = providers(ctx)?;
     let token = ctx.user.access.clone();
     let session_id = ctx.create_session(&token, &providers[0], SCENARIO).await?;
     let (mut conn, _) = ctx

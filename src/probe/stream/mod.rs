@@ -177,7 +177,7 @@ pub async fn probe(ctx: &Ctx) -> Result<StreamObservation, String> {
     let session_id = ctx
         .create_session(
             &ctx.user.access,
-            &super::switch::providers(ctx)[0],
+            &super::switch::providers(ctx)?[0],
             SCENARIO,
         )
         .await?;

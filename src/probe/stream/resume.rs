@@ -64,8 +64,8 @@ impl Run<'_> {
                 "provider",
                 json!(
                     crate::probe::switch::providers(self.ctx)
-                        .last()
-                        .cloned()
+                        .ok()
+                        .and_then(|p| p.last().cloned())
                         .unwrap_or_default()
                 ),
             ),
