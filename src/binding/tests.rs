@@ -95,6 +95,24 @@ fn a_draft_of_the_reference_contract_is_a_valid_binding_with_the_right_guesses()
             .is_ok_and(|r| r.outputs.contains_key("access_token"))
     );
     assert!(text.contains("# guess"), "{text}");
+    let list = b.role("session_list").expect("session_list drafted");
+    assert_eq!(
+        list.items.get("id").map(String::as_str),
+        Some("/id"),
+        "{text}"
+    );
+    let history = b.role("switch_history").expect("switch_history drafted");
+    assert_eq!(
+        history.items.get("to_provider").map(String::as_str),
+        Some("/to_provider"),
+        "{text}"
+    );
+    let failover = b.role("auto_failover").expect("auto_failover drafted");
+    assert_eq!(
+        failover.outputs.get("to_provider"),
+        Some(&template::Source::Body("/switch/to_provider".into())),
+        "{text}"
+    );
     assert!(text.contains("provider_list: UNBOUND"), "{text}");
 }
 
