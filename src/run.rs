@@ -208,6 +208,7 @@ fn findings(
     ));
     out.extend(check::switching::findings(obs.switching.as_ref()));
     out.extend(check::auth::findings(obs.auth.as_ref()));
+    out.push(check::forgery::finding(obs.auth.as_ref()));
     out
 }
 

@@ -69,14 +69,15 @@ fault_tests! {
 }
 
 /// Every assessed check of the profile is named above with a fault that breaks it, or in
-/// `honest.rs` or `security.rs` with a layered deployment or contract that breaks it: none can
-/// pass by construction.
+/// `honest.rs`, `security.rs` or `tokens.rs` with a layered deployment or contract that breaks
+/// it: none can pass by construction.
 #[test]
 fn every_assessed_check_has_a_fault_that_fails_it() {
     let source = [
         include_str!("faults.rs"),
         include_str!("honest.rs"),
         include_str!("security.rs"),
+        include_str!("tokens.rs"),
     ]
     .concat();
     let profile = voice_audit::profile::Profile::bundled().expect("profile");

@@ -214,15 +214,19 @@ async fn the_stream_token_travels_where_the_binding_says() {
 async fn a_foreign_deployment_scores_like_the_reference_through_its_binding() {
     let server = layered::serve(support::foreign::layer).await;
     let dir = tempfile::tempdir().expect("dir");
-    let contract = dir.path().join("openapi.yaml");
+    let contract = dir.path().join("openapi.json");
+    let stream_contract = dir.path().join("asyncapi.json");
     let binding = dir.path().join("binding.yaml");
-    std::fs::write(&contract, support::foreign::contract()).expect("contract");
+    std::fs::write(&contract, support::foreign::openapi().to_string()).expect("contract");
+    std::fs::write(&stream_contract, support::foreign::asyncapi().to_string()).expect("stream");
     std::fs::write(&binding, support::foreign::binding()).expect("binding");
 
     let _turn = support::turn().await;
     let mut config = RunConfig::new(&server.url);
     config.probe = support::quick();
     config.contract = voice_audit::contract::ContractSource::parse(&contract.display().to_string());
+    config.ws_contract =
+        voice_audit::contract::ContractSource::parse(&stream_contract.display().to_string());
     config.binding = Some(binding);
     let report = run::audit(&config, &|_| {})
         .await
@@ -230,6 +234,11 @@ async fn a_foreign_deployment_scores_like_the_reference_through_its_binding() {
         .report;
     assert_eq!(support::failing(&report), Vec::<String>::new());
     assert_eq!(report.score.total, 100.0);
+    // Its published key set made the key-confusion attack possible too.
+    assert_eq!(
+        support::check(&report, "auth.token_forgery").summary,
+        "6 of 6 forged tokens refused with 401"
+    );
 
     // With the reference binding the roles whose operation ids this contract lacks are unbound,
     // and signing in (register) is the first thing that needs one.

@@ -9,3 +9,4 @@ mod faults;
 mod honest;
 mod hostile;
 mod security;
+mod tokens;

@@ -33,6 +33,7 @@ const HINTS: &[(&str, &str, &[&str], &[&str])] = &[
         &["logout", "signout", "sign-out"],
         &["all"],
     ),
+    ("jwks", "GET", &["jwks", "jwk"], &[]),
     (
         "me",
         "GET",
@@ -107,12 +108,20 @@ pub fn draft(contract: &ApiContract) -> String {
                 let _ = writeln!(out, "    request: {{ {} }}", fields.join(", "));
             }
         }
-        let outputs = outputs(contract, op, role);
+        let mut outputs = outputs(contract, op, role);
+        let items = list_items(contract, op, role);
+        if let Some((pointer, _)) = &items {
+            outputs.push(("items", pointer.clone()));
+        }
         if !outputs.is_empty() {
             let _ = writeln!(out, "    outputs:");
             for (name, pointer) in outputs {
                 let _ = writeln!(out, "      {name}: $response.body#{pointer}  # guess");
             }
+        }
+        if let Some((_, fields)) = items.filter(|(_, f)| !f.is_empty()) {
+            let fields: Vec<String> = fields.iter().map(|(k, p)| format!("{k}: {p}")).collect();
+            let _ = writeln!(out, "    items: {{ {} }}  # guess", fields.join(", "));
         }
     }
     for role in &unbound {
@@ -215,6 +224,24 @@ fn outputs(contract: &ApiContract, op: &Operation, role: &str) -> Vec<(&'static 
             ),
         ],
         "session_create" => &[("session_id", &["id", "session_id", "sessionid"])],
+        "session_get" => &[
+            ("provider", &["provider", "current_provider"]),
+            (
+                "message_count",
+                &["message_count", "messagecount", "messages"],
+            ),
+            ("status", &["status", "state"]),
+            ("ended_at", &["ended_at", "endedat", "ended"]),
+        ],
+        "switch_status" => &[("current_provider", &["current_provider", "provider"])],
+        "auto_failover" => &[
+            (
+                "triggered",
+                &["failover_triggered", "triggered", "switched"],
+            ),
+            ("from_provider", &["from_provider", "from"]),
+            ("to_provider", &["to_provider", "to"]),
+        ],
         _ => &[],
     };
     let Some(root) = op
@@ -236,6 +263,45 @@ fn outputs(contract: &ApiContract, op: &Operation, role: &str) -> Vec<(&'static 
     found
 }
 
+/// The list of a list role's answer (an array property) and the pointers of the fields the
+/// checks read in each element.
+fn list_items(
+    contract: &ApiContract,
+    op: &Operation,
+    role: &str,
+) -> Option<(String, Vec<(&'static str, String)>)> {
+    let wanted: &[(&str, &[&str])] = match role {
+        "session_list" => &[("id", &["id", "session_id", "sessionid"])],
+        "switch_history" => &[("to_provider", &["to_provider", "to", "provider"])],
+        _ => return None,
+    };
+    let doc = contract.document();
+    let root = op
+        .responses
+        .iter()
+        .filter(|r| r.status.starts_with('2'))
+        .flat_map(|r| r.content.iter())
+        .find_map(|(_, p)| p.as_deref())
+        .and_then(|p| schema(contract, p))?;
+    let (_, root) = crate::contract::openapi::resolve(doc, root)?;
+    let (name, list) = root
+        .get("properties")?
+        .as_object()?
+        .iter()
+        .find_map(|(k, v)| {
+            let (_, v) = crate::contract::openapi::resolve(doc, v)?;
+            (v.get("type").and_then(Value::as_str) == Some("array")).then_some((k, v))
+        })?;
+    let element = list.get("items")?;
+    let fields = wanted
+        .iter()
+        .filter_map(|(field, candidates)| {
+            find_property(contract, element, candidates, 1).map(|p| (*field, p))
+        })
+        .collect();
+    Some((format!("/{name}"), fields))
+}
+
 fn find_property(
     contract: &ApiContract,
     schema_value: &Value,
@@ -244,6 +310,14 @@ fn find_property(
 ) -> Option<String> {
     let doc = contract.document();
     let (_, s) = crate::contract::openapi::resolve(doc, schema_value)?;
+    // A composed schema's parts describe the same object (allOf) or its alternatives.
+    for key in ["allOf", "oneOf", "anyOf"] {
+        for part in s.get(key).and_then(Value::as_array).into_iter().flatten() {
+            if let Some(found) = find_property(contract, part, candidates, depth) {
+                return Some(found);
+            }
+        }
+    }
     let props = s.get("properties")?.as_object()?;
     for c in candidates {
         if let Some((k, _)) = props.iter().find(|(k, _)| k.to_lowercase() == *c) {

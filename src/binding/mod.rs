@@ -8,9 +8,13 @@
 //! checks that need it as "not assessed: role X is not bound".
 
 pub mod draft;
+pub mod envelope;
+mod placement;
 pub mod template;
 
 use crate::contract::ApiContract;
+use envelope::Envelope;
+pub use placement::{AuthPlacement, TokenPlacement};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -40,6 +44,7 @@ pub const ROLES: &[&str] = &[
     "health",
     "readiness",
     "published_contract",
+    "jwks",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +70,12 @@ struct RoleFile {
     request: Option<Value>,
     #[serde(default)]
     outputs: BTreeMap<String, String>,
+    /// A query string template appended to the path (`provider=${provider}&page=1`).
+    #[serde(default)]
+    query: Option<String>,
+    /// Pointers into each element of the `items` output (a list answer).
+    #[serde(default)]
+    items: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +88,8 @@ struct BindingFile {
     stream: Option<StreamFile>,
     #[serde(default)]
     invalid_provider: Option<String>,
+    #[serde(default)]
+    auth: Option<AuthPlacement>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,27 +112,6 @@ struct StreamFile {
     close_codes: CloseCodes,
 }
 
-/// How the token travels on the stream upgrade.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "in", rename_all = "snake_case", deny_unknown_fields)]
-pub enum TokenPlacement {
-    Query {
-        name: String,
-    },
-    Header {
-        name: String,
-        #[serde(default)]
-        prefix: String,
-    },
-    Subprotocol {
-        #[serde(default)]
-        prefix: String,
-    },
-    FirstMessage {
-        template: Value,
-    },
-}
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CloseCodes {
@@ -135,6 +127,9 @@ pub struct Role {
     pub path: String,
     pub request: Option<Value>,
     pub outputs: BTreeMap<String, Source>,
+    pub query: Option<String>,
+    /// Pointers into each element of the `items` output.
+    pub items: BTreeMap<String, String>,
 }
 
 /// The stream part of a binding, validated.
@@ -153,7 +148,7 @@ pub struct Stream {
 }
 
 const FRAMES: &[&str] = &["ping", "text", "resume"];
-const POINTERS: &[&str] = &["type", "sequence", "timestamp"];
+const POINTERS: &[&str] = &["type", "sequence", "timestamp", "payload", "message_id"];
 const EVENTS: &[&str] = &[
     "transcript",
     "insight",
@@ -171,6 +166,10 @@ pub struct Binding {
     pub stream: Option<Stream>,
     /// A provider name the deployment must refuse.
     pub invalid_provider: Option<String>,
+    /// How stream frames are built and read: the bound stream's, else the reference one.
+    pub envelope: Envelope,
+    /// How REST requests carry the access token.
+    pub auth: AuthPlacement,
 }
 
 impl Binding {
@@ -237,11 +236,17 @@ impl Binding {
             .map(stream)
             .transpose()
             .map_err(|e| invalid(format!("stream: {e}")))?;
+        let envelope = match &stream {
+            Some(s) => Envelope::of(s),
+            None => reference_envelope(),
+        };
         Ok(Binding {
             name: name.to_string(),
             roles,
             stream,
             invalid_provider: file.invalid_provider,
+            envelope,
+            auth: file.auth.unwrap_or_default(),
         })
     }
 
@@ -257,6 +262,17 @@ impl Binding {
             .as_ref()
             .ok_or_else(|| "role stream is not bound".to_string())
     }
+}
+
+/// The reference binding's envelope, for a binding that leaves the stream out (the stream
+/// contract's address and a bearer token are used then too).
+pub fn reference_envelope() -> Envelope {
+    yaml_serde::from_str::<BindingFile>(REFERENCE)
+        .ok()
+        .and_then(|f| f.stream)
+        .and_then(|s| stream(s).ok())
+        .map(|s| Envelope::of(&s))
+        .unwrap_or_default()
 }
 
 fn resolve_role(role: &str, spec: RoleFile, contract: &ApiContract) -> Result<Role, String> {
@@ -288,7 +304,7 @@ fn resolve_role(role: &str, spec: RoleFile, contract: &ApiContract) -> Result<Ro
     if let Some(t) = &spec.request {
         template::variables(t).map_err(|e| format!("role {role}: request: {e}"))?;
     }
-    let outputs = spec
+    let outputs: BTreeMap<String, Source> = spec
         .outputs
         .into_iter()
         .map(|(k, v)| {
@@ -297,11 +313,25 @@ fn resolve_role(role: &str, spec: RoleFile, contract: &ApiContract) -> Result<Ro
                 .map_err(|e| format!("role {role}: output {k}: {e}"))
         })
         .collect::<Result<_, _>>()?;
+    if let Some(q) = &spec.query {
+        template::variables(&Value::String(q.clone()))
+            .map_err(|e| format!("role {role}: query: {e}"))?;
+    }
+    for (name, p) in &spec.items {
+        template::pointer(p).map_err(|e| format!("role {role}: items.{name}: {e}"))?;
+    }
+    if !spec.items.is_empty() && !outputs.contains_key("items") {
+        return Err(format!(
+            "role {role}: `items` pointers need an `items` output (the list they read)"
+        ));
+    }
     Ok(Role {
         method,
         path,
         request: spec.request,
         outputs,
+        query: spec.query,
+        items: spec.items,
     })
 }
 
@@ -342,6 +372,19 @@ fn stream(s: StreamFile) -> Result<Stream, String> {
                 "unknown event {name:?}; events are {}",
                 EVENTS.join(", ")
             ));
+        }
+    }
+    // Without these the probes can neither speak nor read the stream.
+    for frame in FRAMES {
+        if !s.frames.contains_key(*frame) {
+            return Err(format!(
+                "the frame {frame} is missing (frames: ping, text, resume)"
+            ));
+        }
+    }
+    for pointer in ["type", "sequence"] {
+        if !s.pointers.contains_key(pointer) {
+            return Err(format!("the pointer {pointer} is missing"));
         }
     }
     Ok(Stream {

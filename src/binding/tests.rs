@@ -95,5 +95,93 @@ fn a_draft_of_the_reference_contract_is_a_valid_binding_with_the_right_guesses()
             .is_ok_and(|r| r.outputs.contains_key("access_token"))
     );
     assert!(text.contains("# guess"), "{text}");
+    let list = b.role("session_list").expect("session_list drafted");
+    assert_eq!(
+        list.items.get("id").map(String::as_str),
+        Some("/id"),
+        "{text}"
+    );
+    let history = b.role("switch_history").expect("switch_history drafted");
+    assert_eq!(
+        history.items.get("to_provider").map(String::as_str),
+        Some("/to_provider"),
+        "{text}"
+    );
+    let failover = b.role("auto_failover").expect("auto_failover drafted");
+    assert_eq!(
+        failover.outputs.get("to_provider"),
+        Some(&template::Source::Body("/switch/to_provider".into())),
+        "{text}"
+    );
     assert!(text.contains("provider_list: UNBOUND"), "{text}");
+}
+
+#[test]
+fn a_stream_needs_its_frames_and_pointers() {
+    refused(
+        "version: 1\nstream: { url: /ws, token: { in: query, name: t }, pointers: { type: /t, sequence: /s } }",
+        "the frame ping is missing",
+    );
+    refused(
+        "version: 1\nstream: { url: /ws, token: { in: query, name: t }, frames: { ping: {}, text: {}, resume: {} }, pointers: { type: /t } }",
+        "the pointer sequence is missing",
+    );
+    refused(
+        "version: 1\nstream: { url: /ws, token: { in: query, name: t }, frames: { pong: {} } }",
+        "unknown frame \"pong\"",
+    );
+}
+
+#[test]
+fn the_rest_token_goes_where_the_auth_option_says() {
+    let b = Binding::reference(&contract()).expect("reference binding");
+    assert_eq!(
+        b.auth.header("t0k"),
+        ("authorization".to_string(), "Bearer t0k".to_string())
+    );
+    let text = format!("{REFERENCE}auth: {{ in: cookie, name: sid }}\n");
+    let b = Binding::parse(&text, "cookie", &contract()).expect("cookie binding");
+    assert_eq!(
+        b.auth.header("t0k"),
+        ("cookie".to_string(), "sid=t0k".to_string())
+    );
+    refused("version: 1\nauth: { in: query, name: t }", "not valid YAML");
+}
+
+#[test]
+fn a_binding_without_a_stream_reads_frames_like_the_reference() {
+    let b = Binding::parse("version: 1\n", "bare", &contract()).expect("bare binding");
+    let reference = Binding::reference(&contract()).expect("reference binding");
+    let frame =
+        reference
+            .envelope
+            .compose_event(envelope::EventKind::Pong, Some(4), serde_json::json!({}));
+    assert_eq!(
+        b.envelope.classify(&frame),
+        reference.envelope.classify(&frame)
+    );
+    assert_eq!(
+        b.envelope.classify(&frame).kind,
+        Some(envelope::EventKind::Pong)
+    );
+}
+
+#[test]
+fn list_roles_read_their_items_and_take_a_query() {
+    let b = Binding::reference(&contract()).expect("reference binding");
+    let list = b.role("session_list").expect("session_list bound");
+    assert_eq!(list.items.get("id").map(String::as_str), Some("/id"));
+    assert!(
+        list.query
+            .as_deref()
+            .is_some_and(|q| q.contains("${provider}"))
+    );
+    refused(
+        "version: 1\nroles:\n  session_list: { operation: listSessions, items: { id: /id } }",
+        "need an `items` output",
+    );
+    refused(
+        "version: 1\nroles:\n  session_list: { operation: listSessions, query: \"p=${open\" }",
+        "unclosed",
+    );
 }

@@ -8,6 +8,7 @@ pub use finding::{Finding, Outcome};
 pub mod auth;
 pub mod contract;
 pub mod login_limit;
+pub mod forgery;
 pub mod rows;
 pub mod security;
 pub mod switching;

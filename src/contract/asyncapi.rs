@@ -178,10 +178,11 @@ impl WsContract {
             .find(|m| m.direction == MessageDirection::Send && m.name == name)
     }
 
-    /// Violations of a received server event against its schema; an unknown `type` is one.
-    pub fn validate_event(&self, event: &Value) -> Vec<String> {
-        let Some(kind) = event.get("type").and_then(Value::as_str) else {
-            return vec!["(root): no string `type` field".to_string()];
+    /// Violations of a received server event against the schema of the message `name` (its type
+    /// name as the binding's type pointer read it); an unknown or missing name is one.
+    pub fn validate_event(&self, name: Option<&str>, event: &Value) -> Vec<String> {
+        let Some(kind) = name else {
+            return vec!["(root): no message type at the binding's type pointer".to_string()];
         };
         match self.server_message(kind) {
             Some(m) => self
@@ -190,9 +191,7 @@ impl WsContract {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
-            None => vec![format!(
-                "/type: `{kind}` is not a server message of the contract"
-            )],
+            None => vec![format!("`{kind}` is not a server message of the contract")],
         }
     }
 
@@ -227,12 +226,16 @@ mod tests {
         );
         let pong = json!({"type": "pong", "seq": 0, "timestamp": "2026-01-01T00:00:00Z",
             "session_id": "7d0f0a4e-4b8a-4a55-9b9e-0d7b4c9f1c11", "server_timestamp": 1});
-        assert!(c.validate_event(&pong).is_empty());
+        assert!(c.validate_event(Some("pong"), &pong).is_empty());
         let bad = json!({"type": "insight", "seq": 1, "timestamp": "2026-01-01T00:00:00Z",
             "session_id": "7d0f0a4e-4b8a-4a55-9b9e-0d7b4c9f1c11", "provider": "gemini",
             "insight_type": "sentiment", "content": "x", "confidence": "0.9"});
-        assert!(!c.validate_event(&bad).is_empty());
-        assert!(!c.validate_event(&json!({"type": "mystery"})).is_empty());
+        assert!(!c.validate_event(Some("insight"), &bad).is_empty());
+        assert!(
+            !c.validate_event(Some("mystery"), &json!({"type": "mystery"}))
+                .is_empty()
+        );
+        assert!(!c.validate_event(None, &json!({})).is_empty());
     }
 
     #[test]

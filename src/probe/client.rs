@@ -157,8 +157,10 @@ impl Http {
             request_headers.push((name.to_ascii_lowercase(), value.to_string()));
         }
         if let Some(t) = token {
-            request = request.bearer_auth(t);
-            request_headers.push(("authorization".into(), format!("Bearer {t}")));
+            // Where the binding says: a bearer header by default, or a cookie.
+            let (name, value) = self.binding.auth.header(t);
+            request = request.header(name.as_str(), value.as_str());
+            request_headers.push((name, value));
         }
         let request_body = match &body {
             Body::None => None,

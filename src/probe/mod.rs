@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod forgery;
 pub mod revocation;
 pub mod security;
 pub mod stream;
@@ -148,7 +149,63 @@ impl Ctx {
             Some(t) => Body::Json(render(t, vars).map_err(|e| format!("role {role}: {e}"))?),
             None => Body::None,
         };
-        Ok((r.method.clone(), self.role_path(role, id)?, body))
+        let mut path = self.role_path(role, id)?;
+        if let Some(q) = &r.query {
+            let rendered = render(&serde_json::Value::String(q.clone()), vars)
+                .map_err(|e| format!("role {role}: query: {e}"))?;
+            let query = match rendered {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            path = format!("{path}?{query}");
+        }
+        Ok((r.method.clone(), path, body))
+    }
+
+    /// An output of a bound role read from `reply`; `Err` when the role or the output is not
+    /// bound (the checks needing it say so), `Ok(None)` when the answer lacks it.
+    pub fn role_value(
+        &self,
+        role: &str,
+        output: &str,
+        reply: &Reply,
+    ) -> Result<Option<serde_json::Value>, String> {
+        let source = self
+            .http
+            .binding()
+            .role(role)?
+            .outputs
+            .get(output)
+            .ok_or_else(|| format!("output {output} of role {role} is not bound"))?;
+        Ok(reply.output(source))
+    }
+
+    /// The `items` output of a bound role (a list answer), each element read through the
+    /// role's `items` pointers; `Err` when the list or one of `fields` is not bound.
+    pub fn role_items(
+        &self,
+        role: &str,
+        fields: &[&str],
+        reply: &Reply,
+    ) -> Result<Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>, String> {
+        let r = self.http.binding().role(role)?;
+        for field in fields {
+            if !r.items.contains_key(*field) {
+                return Err(format!("items.{field} of role {role} is not bound"));
+            }
+        }
+        let list = self.role_value(role, "items", reply)?;
+        Ok(list.and_then(|v| v.as_array().cloned()).map(|items| {
+            items
+                .iter()
+                .map(|item| {
+                    r.items
+                        .iter()
+                        .filter_map(|(k, p)| Some((k.clone(), item.pointer(p)?.clone())))
+                        .collect()
+                })
+                .collect()
+        }))
     }
 
     /// A string output of a bound role read from `reply` (`None` when absent or unbound).
@@ -194,6 +251,7 @@ impl Ctx {
             &self.ws_url(session_id),
             token,
             &self.token_placement(),
+            &self.http.binding().envelope,
             &self.http.log,
             probe,
             self.settings.timeout,
@@ -240,6 +298,16 @@ impl Ctx {
             _ => Err(format!("creating a session failed ({})", describe(&reply))),
         }
     }
+}
+
+/// The `ping` frame's variables: now, in epoch milliseconds.
+pub fn ping_vars(timestamp: i64) -> Vars {
+    vars(&[("timestamp", timestamp.into())])
+}
+
+/// The `text` frame's variables.
+pub fn text_vars(text: &str, message_id: &str) -> Vars {
+    vars(&[("text", text.into()), ("message_id", message_id.into())])
 }
 
 /// Template variables from name/value pairs.

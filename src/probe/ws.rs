@@ -6,6 +6,7 @@
 //! timeout around `next()` alone never fires while other traffic keeps arriving.
 
 use crate::binding::TokenPlacement;
+use crate::binding::envelope::{Classified, Envelope, EventKind};
 use crate::binding::template::render;
 use crate::evidence::EvidenceLog;
 use futures_util::{SinkExt, StreamExt};
@@ -16,24 +17,59 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// One received frame: as sent (for evidence and schema checks) and as the binding reads it.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub at: Instant,
     pub raw: String,
     pub value: Option<Value>,
+    /// Boxed: a received frame travels by value through `Next` and the connection log.
+    pub event: Box<Classified>,
 }
 
 impl Received {
-    pub fn kind(&self) -> Option<&str> {
-        self.value.as_ref()?.get("type")?.as_str()
+    /// Parses and classifies `raw` through `envelope`.
+    pub fn new(at: Instant, raw: String, envelope: &Envelope) -> Received {
+        let value: Option<Value> = serde_json::from_str(&raw).ok();
+        let event = Box::new(
+            value
+                .as_ref()
+                .map(|v| envelope.classify(v))
+                .unwrap_or_default(),
+        );
+        Received {
+            at,
+            raw,
+            value,
+            event,
+        }
+    }
+
+    pub fn kind(&self) -> Option<EventKind> {
+        self.event.kind
+    }
+
+    pub fn is(&self, kind: EventKind) -> bool {
+        self.event.kind == Some(kind)
+    }
+
+    /// The type name as sent, bound or not.
+    pub fn name(&self) -> Option<&str> {
+        self.event.name.as_deref()
     }
 
     pub fn seq(&self) -> Option<u64> {
-        self.value.as_ref()?.get("seq")?.as_u64()
+        self.event.seq
     }
 
+    /// A field of the event's payload.
     pub fn field(&self, name: &str) -> Option<&Value> {
-        self.value.as_ref()?.get(name)
+        self.event.payload.as_ref()?.get(name)
+    }
+
+    /// Whether this is the transcript of the text sent with `message_id`.
+    pub fn is_transcript_of(&self, message_id: &str) -> bool {
+        self.is(EventKind::Transcript) && self.event.message_id.as_deref() == Some(message_id)
     }
 }
 
@@ -57,6 +93,7 @@ pub struct ConnectionLog {
 pub struct WsConn {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
     log: EvidenceLog,
+    envelope: Envelope,
     pub record: ConnectionLog,
     closed: bool,
 }
@@ -79,18 +116,6 @@ impl std::fmt::Display for Refused {
 
 static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Opens a connection (bearer token in the `Authorization` header) and returns it with the
-/// handshake duration.
-pub async fn connect(
-    url: &str,
-    token: Option<&str>,
-    log: &EvidenceLog,
-    probe: &str,
-    timeout: Duration,
-) -> Result<(WsConn, Duration), Refused> {
-    connect_placed(url, token, &bearer(), log, probe, timeout).await
-}
-
 /// A token placement, borrowed from the binding or built as the default.
 pub type TokenPlacementRef<'a> = std::borrow::Cow<'a, TokenPlacement>;
 
@@ -103,11 +128,13 @@ pub fn bearer() -> TokenPlacement {
 }
 
 /// Opens a connection carrying `token` where the binding says (query parameter, header,
-/// subprotocol, or a first message sent right after the upgrade).
+/// subprotocol, or a first message sent right after the upgrade); received frames are read
+/// through `envelope`.
 pub async fn connect_placed(
     url: &str,
     token: Option<&str>,
     placement: &TokenPlacement,
+    envelope: &Envelope,
     log: &EvidenceLog,
     probe: &str,
     timeout: Duration,
@@ -202,6 +229,7 @@ pub async fn connect_placed(
             let mut conn = WsConn {
                 stream,
                 log: log.clone(),
+                envelope: envelope.clone(),
                 record: ConnectionLog {
                     connection: id,
                     probe: probe.to_string(),
@@ -230,6 +258,20 @@ impl WsConn {
 
     pub async fn send_json(&mut self, value: &Value) -> Result<(), String> {
         self.send_text(&value.to_string()).await
+    }
+
+    /// Renders the binding's `ping`, `text` or `resume` frame with `vars` and sends it.
+    pub async fn send_frame(
+        &mut self,
+        frame: &str,
+        vars: &crate::binding::template::Vars,
+    ) -> Result<(), String> {
+        let value = self.envelope.frame(frame, vars)?;
+        self.send_json(&value).await
+    }
+
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
     }
 
     pub async fn send_text(&mut self, text: &str) -> Result<(), String> {
@@ -283,11 +325,7 @@ impl WsConn {
                 "received",
                 &raw,
             );
-            let received = Received {
-                at,
-                value: serde_json::from_str(&raw).ok(),
-                raw,
-            };
+            let received = Received::new(at, raw, &self.envelope);
             self.record.messages.push(received.clone());
             return Next::Message(received);
         }

@@ -25,6 +25,7 @@ pub const TEMPLATE_CHECK_IDS: &[&str] = &[
     "auth.revocation_ws",
     "auth.enforced",
     "auth.cross_user_isolation",
+    "auth.token_forgery",
     "auth.cross_tab_sync",
     "state.persistence_readback",
     "state.two_tier_storage",
