@@ -69,10 +69,16 @@ fault_tests! {
 }
 
 /// Every assessed check of the profile is named above with a fault that breaks it, or in
-/// `honest.rs` with a layered deployment that breaks it: none can pass by construction.
+/// `honest.rs` with a layered deployment, or in `walk.rs` with a big-spec deployment, that
+/// breaks it: none can pass by construction.
 #[test]
 fn every_assessed_check_has_a_fault_that_fails_it() {
-    let source = [include_str!("faults.rs"), include_str!("honest.rs")].concat();
+    let source = [
+        include_str!("faults.rs"),
+        include_str!("honest.rs"),
+        include_str!("walk.rs"),
+    ]
+    .concat();
     let profile = voice_audit::profile::Profile::bundled().expect("profile");
     let missing: Vec<String> = profile
         .checks()

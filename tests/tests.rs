@@ -8,3 +8,4 @@ mod cli;
 mod faults;
 mod honest;
 mod hostile;
+mod walk;

@@ -16,7 +16,7 @@ impl<'a> Generator<'a> {
         Generator { doc }
     }
 
-    fn deref(&self, schema: &'a Value) -> &'a Value {
+    fn deref<'s>(&'s self, schema: &'s Value) -> &'s Value {
         super::openapi::resolve(self.doc, schema)
             .map(|(_, v)| v)
             .unwrap_or(schema)
@@ -111,9 +111,8 @@ impl<'a> Generator<'a> {
         }
     }
 
-    /// Well-formed JSON that breaks `schema`: a property of the wrong type (a required one when
-    /// there is one), or a value of the wrong type altogether. `None` for schemas that accept
-    /// anything.
+    /// Well-formed JSON that breaks `schema`: the first of [`Generator::invalid_variants`].
+    /// `None` for schemas that accept anything.
     pub fn invalid(&self, schema: &Value) -> Option<Value> {
         self.invalid_variants(schema)
             .into_iter()
@@ -121,58 +120,175 @@ impl<'a> Generator<'a> {
             .map(|(_, v)| v)
     }
 
-    /// Every way the walk breaks a body, labelled: a property of the wrong type, a required
-    /// property missing, and a value outside an enum (the mistake type checks alone miss).
-    pub fn invalid_variants(&self, schema: &Value) -> Vec<(&'static str, Value)> {
+    /// Every way the walk breaks a body, each labelled with the rule it violates: a property of
+    /// the wrong type, a required property missing, a value outside an enum, `null` for a
+    /// non-nullable field, a string past `maxLength`, a number outside its bounds and an extra
+    /// property where `additionalProperties: false` forbids it, at the top level and in nested
+    /// objects (up to three levels). Callers should still validate each variant against the
+    /// schema: combinators can make a variant accidentally valid.
+    pub fn invalid_variants(&self, schema: &Value) -> Vec<(String, Value)> {
         let resolved = self.deref(schema);
         let valid = self.valid(schema);
-        let props = resolved.get("properties").and_then(Value::as_object);
-        let required: Vec<&str> = resolved
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let (Some(props), Some(obj)) = (props, valid.as_object()) else {
+        if !valid.is_object() {
             return match type_of(resolved) {
-                Some(_) => vec![("wrong type", wrong_type_for(resolved))],
+                Some(_) => vec![("wrong type at (root)".to_string(), wrong_type_for(resolved))],
                 None => Vec::new(),
             };
-        };
+        }
         let mut variants = Vec::new();
-        let target = required
-            .first()
-            .copied()
-            .or_else(|| props.keys().next().map(String::as_str));
-        if let Some(name) = target {
-            let prop = props
-                .get(name)
-                .map(|p| self.deref(p))
-                .unwrap_or(&Value::Null);
-            let mut broken = obj.clone();
-            broken.insert(name.to_string(), wrong_type_for(prop));
-            variants.push(("wrong type", Value::Object(broken)));
-        }
-        if let Some(name) = required.first() {
-            let mut broken = obj.clone();
+        let required = required_of(resolved);
+        if let Some(name) = required.first()
+            && let Some(mut broken) = valid.as_object().cloned()
+        {
             broken.remove(*name);
-            variants.push(("missing required property", Value::Object(broken)));
+            variants.push((
+                format!("required property /{name} missing"),
+                Value::Object(broken),
+            ));
         }
-        let enum_prop = props.iter().find(|(_, p)| {
-            self.deref(p)
-                .get("enum")
-                .and_then(Value::as_array)
-                .is_some_and(|e| e.iter().all(Value::is_string))
-        });
-        if let Some((name, _)) = enum_prop {
-            let mut broken = obj.clone();
-            broken.insert(
-                name.clone(),
-                Value::String("voice-audit-not-in-enum".to_string()),
-            );
-            variants.push(("value outside the enum", Value::Object(broken)));
+        for (label, path, value) in self.breakers(resolved, 0) {
+            let mut broken = valid.clone();
+            if self.set_at(&mut broken, resolved, &path, value) {
+                let at = format!("/{}", path.join("/"));
+                variants.push((format!("{label} at {at}"), broken));
+            }
         }
         variants
     }
+
+    /// (what is violated, property path, offending value) for every rule of an object schema.
+    fn breakers(&self, schema: &Value, depth: usize) -> Vec<(String, Vec<String>, Value)> {
+        let mut out = Vec::new();
+        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+            return out;
+        };
+        for (name, prop) in props.iter().take(12) {
+            let (p, nullable) = self.effective(prop);
+            let one = |label: String, v: Value| (label, vec![name.clone()], v);
+            if !nullable && constrained(p) {
+                out.push(one("null for a non-nullable field".into(), Value::Null));
+            }
+            if let Some(t) = type_of(p) {
+                out.push(one(format!("wrong type (not {t})"), wrong_type_for(p)));
+            }
+            if let Some(values) = p.get("enum").and_then(Value::as_array)
+                && values.iter().all(Value::is_string)
+            {
+                out.push(one(
+                    "value outside the enum".into(),
+                    Value::String("voice-audit-not-in-enum".to_string()),
+                ));
+            }
+            if let Some(max) = p.get("maxLength").and_then(Value::as_u64)
+                && max < 100_000
+            {
+                let long = "x".repeat(max as usize + 1);
+                out.push(one(
+                    format!("string past maxLength {max}"),
+                    Value::String(long),
+                ));
+            }
+            let integer = type_of(p) == Some("integer");
+            for (key, step, word) in [("maximum", 1.0, "above"), ("minimum", -1.0, "below")] {
+                if let Some(bound) = p.get(key).and_then(Value::as_f64) {
+                    let v = bound + step;
+                    let v = if integer && v.fract() == 0.0 && v.abs() < 9e15 {
+                        json!(v as i64)
+                    } else {
+                        json!(v)
+                    };
+                    out.push(one(format!("number {word} {key} {bound}"), v));
+                }
+            }
+            if depth < 2 && type_of(p) == Some("object") {
+                for (label, mut path, v) in self.breakers(p, depth + 1) {
+                    path.insert(0, name.clone());
+                    out.push((label, path, v));
+                }
+            }
+        }
+        if schema.get("additionalProperties") == Some(&Value::Bool(false)) {
+            out.push((
+                "extra property where additionalProperties is false".into(),
+                vec!["voice_audit_extra".to_string()],
+                Value::String("x".to_string()),
+            ));
+        }
+        out
+    }
+
+    /// The schema a property really has (`$ref` followed; an `anyOf`/`oneOf` of one schema
+    /// and `{"type": "null"}` reduced to that schema) and whether it accepts `null`.
+    fn effective<'s>(&'s self, prop: &'s Value) -> (&'s Value, bool) {
+        let p = self.deref(prop);
+        let mut nullable = accepts_null(p);
+        for key in ["anyOf", "oneOf"] {
+            if let Some(alts) = p.get(key).and_then(Value::as_array) {
+                let alts: Vec<&Value> = alts.iter().map(|a| self.deref(a)).collect();
+                nullable |= alts.iter().any(|a| accepts_null(a));
+                let real: Vec<&&Value> = alts.iter().filter(|a| !accepts_null(a)).collect();
+                if let [only] = real.as_slice() {
+                    return (only, nullable);
+                }
+                // Several real alternatives: no single type or bound can be broken safely.
+                return (&UNCONSTRAINED, nullable);
+            }
+        }
+        (p, nullable)
+    }
+
+    /// Sets `value` at `path` inside `base`, creating intermediate objects from their schemas.
+    fn set_at(&self, base: &mut Value, schema: &Value, path: &[String], value: Value) -> bool {
+        let Some((first, rest)) = path.split_first() else {
+            return false;
+        };
+        let Some(obj) = base.as_object_mut() else {
+            return false;
+        };
+        if rest.is_empty() {
+            obj.insert(first.clone(), value);
+            return true;
+        }
+        let Some(prop) = schema.get("properties").and_then(|p| p.get(first)) else {
+            return false;
+        };
+        let (sub, _) = self.effective(prop);
+        let child = obj.entry(first.clone()).or_insert_with(|| self.valid(sub));
+        if !child.is_object() {
+            *child = Value::Object(Map::new());
+        }
+        self.set_at(child, sub, rest, value)
+    }
+}
+
+/// Stands for a schema the walk does not break (several alternatives).
+static UNCONSTRAINED: Value = Value::Null;
+
+fn required_of(schema: &Value) -> Vec<&str> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Whether a schema admits `null` on its own terms (type, enum or const).
+fn accepts_null(schema: &Value) -> bool {
+    match schema.get("type") {
+        Some(Value::String(t)) if t == "null" => return true,
+        Some(Value::Array(ts)) if ts.iter().any(|t| t == "null") => return true,
+        _ => {}
+    }
+    schema.get("const") == Some(&Value::Null)
+        || schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(|e| e.contains(&Value::Null))
+}
+
+/// Whether a schema says anything that `null` could break (an empty schema accepts anything).
+fn constrained(schema: &Value) -> bool {
+    type_of(schema).is_some() || schema.get("enum").is_some() || schema.get("const").is_some()
 }
 
 fn type_of(schema: &Value) -> Option<&str> {
@@ -186,7 +302,7 @@ fn type_of(schema: &Value) -> Option<&str> {
 
 fn wrong_type_for(schema: &Value) -> Value {
     match type_of(schema) {
-        Some("string") | None => json!(12345),
+        Some("string") | Some("null") | None => json!(12345),
         Some("integer") | Some("number") => json!("not-a-number"),
         Some("boolean") => json!("not-a-boolean"),
         Some("array") => json!({"not": "an array"}),

@@ -6,4 +6,5 @@ mod common;
 mod faults;
 mod sessions;
 mod store;
+mod strict;
 mod ws;
