@@ -11,7 +11,7 @@ use crate::probe::revocation::CrossUserAttempt;
 use serde_json::Value;
 
 /// At most this many schema-breaking bodies per operation.
-const MAX_NEGATIVE: usize = 16;
+const MAX_NEGATIVE: usize = 24;
 
 impl Walker<'_> {
     /// Sends within the walk's budget; `None` (nothing sent) once the budget is spent.
