@@ -43,7 +43,7 @@ async fn audit(server: &bigspec::BigSpec, budget: Duration, timeout: Duration) -
 }
 
 fn status(report: &AuditReport, id: &str) -> Status {
-    support::check(report, id).status.clone()
+    support::check(report, id).status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -140,7 +140,7 @@ pub async fn probe(ctx: &Ctx, progress: Progress<'_>) -> WalkObservation {
     let step = (total / 10).max(20);
     let tick = || {
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % step == 0 {
+        if n.is_multiple_of(step) {
             progress(&format!(
                 "walk: {n}/{total} operations ({:.1} s)",
                 started.elapsed().as_secs_f64()
