@@ -81,6 +81,12 @@ pub struct Probing {
     /// Timeout of each request and wait, in seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
+    /// Requests the contract walk keeps in flight at most (per-resource order is kept).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+    /// Overall budget of the contract walk, in seconds; operations not reached are listed.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub walk_budget: u64,
     /// Audit profile (rubric) file; the bundled integration profile by default.
     #[arg(long)]
     pub profile: Option<PathBuf>,
@@ -175,6 +181,8 @@ impl Probing {
             switches: self.switches as usize,
             allow_register,
             timeout: Duration::from_secs(self.timeout),
+            concurrency: self.concurrency as usize,
+            walk_budget: Duration::from_secs(self.walk_budget),
             ..ProbeSettings::default()
         }
     }

@@ -108,7 +108,7 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
         "walking {} contract operations",
         api.operations.len()
     ));
-    obs.walk = probe::walk::probe(&ctx).await;
+    obs.walk = probe::walk::probe(&ctx, progress).await;
     progress("probing the session stream");
     let stream = probe::stream::probe(&ctx).await;
     if let Ok(s) = &stream {
@@ -200,14 +200,17 @@ fn findings(
         Some(Ok(s)) => Some(s.no_token_status),
         _ => None,
     };
-    let mut out = check::contract::findings(api, &exchanges, &obs.walk.skipped, no_token_ws);
+    let mut out = check::contract::findings(api, &exchanges, &obs.walk, no_token_ws);
     out.extend(check::stream::findings(
         obs.stream.as_ref(),
         &obs.connections,
         ws,
     ));
     out.extend(check::switching::findings(obs.switching.as_ref()));
-    out.extend(check::auth::findings(obs.auth.as_ref()));
+    out.extend(check::auth::findings(
+        obs.auth.as_ref(),
+        obs.walk.cross_user.as_deref(),
+    ));
     out.push(check::forgery::finding(obs.auth.as_ref()));
     out
 }

@@ -10,3 +10,4 @@ mod honest;
 mod hostile;
 mod security;
 mod tokens;
+mod walk;

@@ -28,6 +28,9 @@ pub enum AppError {
     /// 405.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 415: a request body that is not JSON by its content type.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
     /// 409: the resource's state forbids the operation.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -95,6 +98,7 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -109,6 +113,7 @@ impl AppError {
             AppError::Unauthorized(_) => "unauthorized",
             AppError::NotFound(_) => "not-found",
             AppError::MethodNotAllowed => "method-not-allowed",
+            AppError::UnsupportedMediaType(_) => "unsupported-media-type",
             AppError::Conflict(_) => "conflict",
             AppError::Unprocessable(_) => "validation-error",
             AppError::TooManyRequests(_) => "too-many-requests",
@@ -124,6 +129,7 @@ impl AppError {
             | AppError::Unauthorized(d)
             | AppError::NotFound(d)
             | AppError::Conflict(d)
+            | AppError::UnsupportedMediaType(d)
             | AppError::Unprocessable(d)
             | AppError::Unavailable(d) => d.clone(),
             AppError::MethodNotAllowed => "the method is not allowed on this resource".into(),

@@ -1,7 +1,10 @@
 //! Extractors whose every rejection is an [`AppError`] problem document.
 //!
-//! * [`AppJson`]: 400 for a wrong content type or unparseable JSON, 422 for JSON that breaks
-//!   the schema (serde shape, then [`Validate`]).
+//! * [`AppJson`]: 415 for a body that is not JSON by its content type, 400 for unparseable
+//!   JSON, 422 for JSON that breaks the schema: an explicit `null` for a field that is not
+//!   nullable (serde would read it as "absent"), then the serde shape (unknown fields denied
+//!   where the contract says `additionalProperties: false`), then [`Validate`] (lengths,
+//!   bounds, formats).
 //! * [`AuthUser`]: the verified, unrevoked bearer token (401 otherwise).
 //! * [`SessionId`]: a UUID path parameter (400 otherwise).
 
@@ -20,6 +23,27 @@ use crate::state::AppState;
 pub trait Validate {
     /// `Err(detail)` when the value breaks the schema.
     fn validate(&self) -> Result<(), String>;
+
+    /// Top-level fields the contract marks nullable; an explicit `null` anywhere else is
+    /// refused (none by default: no request field of the contract is nullable).
+    fn nullable_fields() -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// The first top-level member that is an explicit `null` where
+/// the contract does not allow one.
+fn explicit_null(value: &serde_json::Value, nullable: &[&str]) -> Option<String> {
+    let object = value.as_object()?;
+    for (name, field) in object {
+        if nullable.contains(&name.as_str()) {
+            continue;
+        }
+        if field.is_null() {
+            return Some(name.clone());
+        }
+    }
+    None
 }
 
 /// A JSON body checked against its schema.
@@ -48,7 +72,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json_content_type(req.headers()) {
-            return Err(AppError::BadRequest(
+            return Err(AppError::UnsupportedMediaType(
                 "expected Content-Type: application/json".into(),
             ));
         }
@@ -61,6 +85,11 @@ where
             return Err(AppError::Unprocessable(
                 "the body must be a JSON object".into(),
             ));
+        }
+        if let Some(field) = explicit_null(&value, T::nullable_fields()) {
+            return Err(AppError::Unprocessable(format!(
+                "{field} must not be null (omit it instead)"
+            )));
         }
         let parsed: T =
             serde_json::from_value(value).map_err(|e| AppError::Unprocessable(e.to_string()))?;

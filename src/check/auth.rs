@@ -1,10 +1,18 @@
 //! Authentication checks: the token lifecycle, how fast a revoked token stops working on REST
-//! and on an open stream, and whether one user can reach another user's sessions.
+//! and on an open stream, and whether one user can reach another user's resources.
+//!
+//! Object-level authorization is one promise, so it is one check: `auth.cross_user_isolation`
+//! counts both the session scenario's attempts and the contract walk's (every operation with a
+//! path id, called with a second user's token on the audit user's resource). Attempts that got
+//! no answer are not evidence either way and are left out (see `errors.availability`).
 
 use super::Finding;
-use crate::probe::revocation::{AuthObservation, RevocationResult};
+use crate::probe::revocation::{AuthObservation, CrossUserAttempt, RevocationResult};
 
-pub fn findings(obs: Option<&Result<AuthObservation, String>>) -> Vec<Finding> {
+pub fn findings(
+    obs: Option<&Result<AuthObservation, String>>,
+    walk_cross_user: Option<&[CrossUserAttempt]>,
+) -> Vec<Finding> {
     let obs = match obs {
         Some(Ok(o)) => o,
         Some(Err(reason)) => {
@@ -19,14 +27,15 @@ pub fn findings(obs: Option<&Result<AuthObservation, String>>) -> Vec<Finding> {
             .collect();
         }
         None => {
-            return findings(Some(&Err(
-                "the authentication scenarios did not run".to_string()
-            )));
+            return findings(
+                Some(&Err("the authentication scenarios did not run".to_string())),
+                walk_cross_user,
+            );
         }
     };
     let mut out = vec![lifecycle(obs)];
     out.extend(revocation(obs));
-    out.push(cross_user(obs));
+    out.push(cross_user(obs, walk_cross_user));
     out
 }
 
@@ -181,19 +190,26 @@ fn revocation_ws(id: &str, r: &RevocationResult, logout_ok: bool, waited_ms: f64
     }
 }
 
-fn cross_user(obs: &AuthObservation) -> Finding {
+fn cross_user(obs: &AuthObservation, walk: Option<&[CrossUserAttempt]>) -> Finding {
     let id = "auth.cross_user_isolation";
-    let Some(attempts) = &obs.cross_user else {
+    if obs.cross_user.is_none() && walk.is_none() {
         return Finding::not_assessed(
             id,
             "needs a second, throwaway user (registration disabled or refused)",
         );
-    };
+    }
+    let attempts: Vec<&CrossUserAttempt> = obs
+        .cross_user
+        .iter()
+        .flatten()
+        .chain(walk.into_iter().flatten())
+        .filter(|a| a.status.is_some())
+        .collect();
     let mut passed = 0;
     let mut details = Vec::new();
     let mut evidence = Vec::new();
-    for a in attempts {
-        let refused = a.status.is_none_or(|s| s == 404 || s == 403);
+    for a in &attempts {
+        let refused = a.status.is_some_and(|s| s == 404 || s == 403);
         if refused && !a.leaked {
             passed += 1;
         } else {
@@ -206,7 +222,7 @@ fn cross_user(obs: &AuthObservation) -> Finding {
     }
     Finding::ratio(id, passed, attempts.len(), "cross-user attempts")
         .with_summary(format!(
-            "{passed} of {} attempts on another user's session were refused without data",
+            "{passed} of {} attempts on another user's resources were refused without data",
             attempts.len()
         ))
         .with_details(details)

@@ -2,10 +2,14 @@
 //! answer match its documented status, content type and schema, is invalid input refused with a
 //! 4xx, is every error a problem document, do secured operations refuse anonymous calls, and
 //! does the deployment publish a compatible contract.
+//!
+//! A request that got no answer (timeout, reset) says nothing about schemas or authentication:
+//! those exchanges are left out here and judged by `errors.availability` instead.
 
 use super::Finding;
 use crate::contract::ApiContract;
 use crate::evidence::{Exchange, Purpose};
+use crate::probe::walk::WalkObservation;
 use serde_json::Value;
 
 const PROBLEM: &str = "application/problem+json";
@@ -13,17 +17,23 @@ const PROBLEM: &str = "application/problem+json";
 pub fn findings(
     api: &ApiContract,
     exchanges: &[Exchange],
-    skipped: &[(String, String)],
+    walk: &WalkObservation,
     no_token_ws: Option<Option<u16>>,
 ) -> Vec<Finding> {
     vec![
-        implemented(api, exchanges, skipped),
+        implemented(api, exchanges, &walk.skipped),
         response_schema(api, exchanges),
-        invalid_input(exchanges),
+        invalid_input(exchanges, walk),
         version_compat(api, exchanges),
         problem_json(exchanges),
         auth_enforced(exchanges, no_token_ws),
+        super::availability::finding(exchanges, walk),
     ]
+}
+
+/// Whether an exchange got an HTTP answer at all.
+fn answered(e: &Exchange) -> bool {
+    e.status.is_some()
 }
 
 fn valid_exchange<'a>(exchanges: &'a [Exchange], operation_id: &str) -> Option<&'a Exchange> {
@@ -137,6 +147,7 @@ fn response_schema(api: &ApiContract, exchanges: &[Exchange]) -> Finding {
         let mine: Vec<&Exchange> = exchanges
             .iter()
             .filter(|e| e.operation_id.as_deref() == Some(op.operation_id.as_str()))
+            .filter(|e| answered(e))
             .collect();
         if mine.is_empty() {
             continue;
@@ -162,12 +173,14 @@ fn response_schema(api: &ApiContract, exchanges: &[Exchange]) -> Finding {
         .with_evidence(evidence)
 }
 
-/// Invalid bodies and malformed JSON must get a 4xx (not 401/403/404, which would mean the
-/// request was not even looked at for the right reason).
-fn invalid_input(exchanges: &[Exchange]) -> Finding {
+/// Invalid bodies, malformed JSON and a wrong content type must get a 4xx (not 401/403/404/405,
+/// which would mean the request was not even looked at for the right reason; 415 is right for
+/// the content type); each failure names the rule the request broke.
+fn invalid_input(exchanges: &[Exchange], walk: &WalkObservation) -> Finding {
     let probes: Vec<&Exchange> = exchanges
         .iter()
         .filter(|e| matches!(e.purpose, Purpose::InvalidBody | Purpose::MalformedJson))
+        .filter(|e| answered(e))
         .collect();
     let mut details = Vec::new();
     let mut evidence = Vec::new();
@@ -178,13 +191,17 @@ fn invalid_input(exchanges: &[Exchange]) -> Finding {
                 passed += 1
             }
             _ => {
-                let what = if e.purpose == Purpose::InvalidBody {
-                    "schema-breaking body"
-                } else {
-                    "malformed JSON"
-                };
+                let what = walk
+                    .negative
+                    .iter()
+                    .find(|c| c.exchange_id == e.id)
+                    .map(|c| c.violates.clone())
+                    .unwrap_or_else(|| match e.purpose {
+                        Purpose::InvalidBody => "a schema-breaking body".to_string(),
+                        _ => "malformed JSON".to_string(),
+                    });
                 details.push(format!(
-                    "{} {} with a {what}: {} ({})",
+                    "{} {} with {what}: {} ({})",
                     e.method,
                     e.path,
                     status_text(e),
@@ -262,6 +279,7 @@ fn auth_enforced(exchanges: &[Exchange], no_token_ws: Option<Option<u16>>) -> Fi
     let probes: Vec<&Exchange> = exchanges
         .iter()
         .filter(|e| e.purpose == Purpose::NoToken)
+        .filter(|e| answered(e))
         .collect();
     let mut details = Vec::new();
     let mut evidence = Vec::new();

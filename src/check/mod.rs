@@ -6,6 +6,7 @@ pub mod stream;
 
 pub use finding::{Finding, Outcome};
 pub mod auth;
+pub mod availability;
 pub mod contract;
 pub mod login_limit;
 pub mod forgery;

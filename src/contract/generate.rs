@@ -6,6 +6,8 @@
 
 use serde_json::{Map, Value, json};
 
+mod negative;
+
 /// Generates values for schemas found in `doc` (local `$ref`s are followed).
 pub struct Generator<'a> {
     doc: &'a Value,
@@ -16,7 +18,7 @@ impl<'a> Generator<'a> {
         Generator { doc }
     }
 
-    fn deref(&self, schema: &'a Value) -> &'a Value {
+    fn deref<'s>(&'s self, schema: &'s Value) -> &'s Value {
         super::openapi::resolve(self.doc, schema)
             .map(|(_, v)| v)
             .unwrap_or(schema)
@@ -110,69 +112,6 @@ impl<'a> Generator<'a> {
             _ => Value::String(string_for(schema)),
         }
     }
-
-    /// Well-formed JSON that breaks `schema`: a property of the wrong type (a required one when
-    /// there is one), or a value of the wrong type altogether. `None` for schemas that accept
-    /// anything.
-    pub fn invalid(&self, schema: &Value) -> Option<Value> {
-        self.invalid_variants(schema)
-            .into_iter()
-            .next()
-            .map(|(_, v)| v)
-    }
-
-    /// Every way the walk breaks a body, labelled: a property of the wrong type, a required
-    /// property missing, and a value outside an enum (the mistake type checks alone miss).
-    pub fn invalid_variants(&self, schema: &Value) -> Vec<(&'static str, Value)> {
-        let resolved = self.deref(schema);
-        let valid = self.valid(schema);
-        let props = resolved.get("properties").and_then(Value::as_object);
-        let required: Vec<&str> = resolved
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let (Some(props), Some(obj)) = (props, valid.as_object()) else {
-            return match type_of(resolved) {
-                Some(_) => vec![("wrong type", wrong_type_for(resolved))],
-                None => Vec::new(),
-            };
-        };
-        let mut variants = Vec::new();
-        let target = required
-            .first()
-            .copied()
-            .or_else(|| props.keys().next().map(String::as_str));
-        if let Some(name) = target {
-            let prop = props
-                .get(name)
-                .map(|p| self.deref(p))
-                .unwrap_or(&Value::Null);
-            let mut broken = obj.clone();
-            broken.insert(name.to_string(), wrong_type_for(prop));
-            variants.push(("wrong type", Value::Object(broken)));
-        }
-        if let Some(name) = required.first() {
-            let mut broken = obj.clone();
-            broken.remove(*name);
-            variants.push(("missing required property", Value::Object(broken)));
-        }
-        let enum_prop = props.iter().find(|(_, p)| {
-            self.deref(p)
-                .get("enum")
-                .and_then(Value::as_array)
-                .is_some_and(|e| e.iter().all(Value::is_string))
-        });
-        if let Some((name, _)) = enum_prop {
-            let mut broken = obj.clone();
-            broken.insert(
-                name.clone(),
-                Value::String("voice-audit-not-in-enum".to_string()),
-            );
-            variants.push(("value outside the enum", Value::Object(broken)));
-        }
-        variants
-    }
 }
 
 fn type_of(schema: &Value) -> Option<&str> {
@@ -186,7 +125,7 @@ fn type_of(schema: &Value) -> Option<&str> {
 
 fn wrong_type_for(schema: &Value) -> Value {
     match type_of(schema) {
-        Some("string") | None => json!(12345),
+        Some("string") | Some("null") | None => json!(12345),
         Some("integer") | Some("number") => json!("not-a-number"),
         Some("boolean") => json!("not-a-boolean"),
         Some("array") => json!({"not": "an array"}),

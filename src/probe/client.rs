@@ -16,6 +16,11 @@ pub enum Body {
     Json(Value),
     /// Sent as-is with `Content-Type: application/json` (for malformed-JSON probes).
     Raw(String),
+    /// Sent as-is with another content type (for wrong-content-type probes).
+    Typed {
+        content_type: String,
+        text: String,
+    },
 }
 
 /// What a probe gets back: the raw response (for driving the scenario) and the evidence id.
@@ -121,7 +126,7 @@ impl Http {
         body: Body,
         purpose: Purpose,
     ) -> Reply {
-        self.send_with_headers(method, path, token, body, &[], purpose)
+        self.send_full(method, path, token, body, &[], purpose, None)
             .await
     }
 
@@ -135,6 +140,36 @@ impl Http {
         body: Body,
         extra_headers: &[(&str, &str)],
         purpose: Purpose,
+    ) -> Reply {
+        self.send_full(method, path, token, body, extra_headers, purpose, None)
+            .await
+    }
+
+    /// [`Http::send`] with its own deadline (shorter than the client's timeout, e.g. what is
+    /// left of the walk's budget); a request cut by it is recorded as timed out.
+    pub async fn send_within(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Body,
+        purpose: Purpose,
+        deadline: Option<Duration>,
+    ) -> Reply {
+        self.send_full(method, path, token, body, &[], purpose, deadline)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_full(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Body,
+        extra_headers: &[(&str, &str)],
+        purpose: Purpose,
+        deadline: Option<Duration>,
     ) -> Reply {
         let url = format!("{}{}", self.base, path);
         let path_only = path.split('?').next().unwrap_or(path).to_string();
@@ -162,16 +197,18 @@ impl Http {
             request = request.header(name.as_str(), value.as_str());
             request_headers.push((name, value));
         }
-        let request_body = match &body {
-            Body::None => None,
-            Body::Json(v) => Some(v.to_string()),
-            Body::Raw(s) => Some(s.clone()),
+        if let Some(d) = deadline {
+            request = request.timeout(d);
+        }
+        let (request_body, content_type) = match &body {
+            Body::None => (None, "application/json"),
+            Body::Json(v) => (Some(v.to_string()), "application/json"),
+            Body::Raw(s) => (Some(s.clone()), "application/json"),
+            Body::Typed { content_type, text } => (Some(text.clone()), content_type.as_str()),
         };
         if let Some(b) = &request_body {
-            request = request
-                .header("content-type", "application/json")
-                .body(b.clone());
-            request_headers.push(("content-type".into(), "application/json".into()));
+            request = request.header("content-type", content_type).body(b.clone());
+            request_headers.push(("content-type".into(), content_type.to_string()));
         }
         let started_at = Utc::now();
         let start = Instant::now();

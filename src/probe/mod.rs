@@ -35,6 +35,10 @@ pub struct ProbeSettings {
     pub latency_samples: usize,
     /// Texts sent back to back to measure throughput.
     pub throughput_messages: usize,
+    /// Requests the contract walk keeps in flight at most (`--concurrency`).
+    pub concurrency: usize,
+    /// Overall time the contract walk may take (`--walk-budget`); what is left is skipped.
+    pub walk_budget: Duration,
 }
 
 impl Default for ProbeSettings {
@@ -45,6 +49,8 @@ impl Default for ProbeSettings {
             timeout: Duration::from_secs(10),
             latency_samples: 50,
             throughput_messages: 500,
+            concurrency: 8,
+            walk_budget: Duration::from_secs(60),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Shared helpers: a reference server per test (own temporary database, optional faults) and
 //! an in-process audit with small, fast settings.
 
+pub mod bigspec;
 pub mod foreign;
 pub mod layered;
 
@@ -45,6 +46,7 @@ pub fn quick() -> ProbeSettings {
         timeout: Duration::from_secs(3),
         latency_samples: 8,
         throughput_messages: 200,
+        ..ProbeSettings::default()
     }
 }
 

@@ -66,7 +66,7 @@ pub struct RefreshRequest {
 
 impl Validate for RefreshRequest {
     fn validate(&self) -> Result<(), String> {
-        check_len("refresh_token", &self.refresh_token, 1, usize::MAX)
+        check_len("refresh_token", &self.refresh_token, 1, 4096)
     }
 }
 

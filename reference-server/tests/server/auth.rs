@@ -84,7 +84,7 @@ async fn bad_json_is_400_and_schema_violations_are_422() {
         .uri("/api/v1/auth/register")
         .body(Body::from(r#"{"email":"a@b.co","password":"0123456789"}"#))
         .unwrap();
-    app.raw(no_type).await.assert_problem(400);
+    app.raw(no_type).await.assert_problem(415);
 
     for body in [
         json!({"email": "a@example.com"}),

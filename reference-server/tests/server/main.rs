@@ -11,4 +11,5 @@ mod pg;
 mod sessions;
 mod store;
 mod store_suite;
+mod strict;
 mod ws;
