@@ -113,7 +113,8 @@ async fn headers(ctx: &Ctx) -> Result<Vec<Sample>, String> {
     out.extend(sample(ctx, "health", None, None).await);
     out.extend(sample(ctx, "me", None, Some(token)).await);
     out.extend(sample(ctx, "me", None, None).await);
-    if let Some(provider) = super::switch::providers(ctx).first()
+    let providers = super::switch::providers(ctx).unwrap_or_default();
+    if let Some(provider) = providers.first()
         && let Ok(id) = ctx.create_session(token, provider, SCENARIO).await
     {
         out.extend(sample(ctx, "session_get", Some(&id), Some(token)).await);

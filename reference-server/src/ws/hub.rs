@@ -192,8 +192,7 @@ impl SessionHub {
     ) -> Result<Arc<HubEvent>, StoreError> {
         let _write = self.write.lock().await;
         self.load().await?;
-        let mut frame = Value::Null;
-        let mut fields = Some(fields);
+        let mut frame = envelope(kind, 0, self.session_id, fields);
         let mut retries = 0;
         loop {
             let (seq, fresh) = {
@@ -204,25 +203,18 @@ impl SessionHub {
                     (inner.last_seq, false)
                 }
             };
-            match (fields.take(), frame.as_object_mut()) {
-                (Some(fields), _) => frame = envelope(kind, seq, self.session_id, fields),
-                (None, Some(obj)) => {
-                    obj.insert("seq".into(), Value::from(seq));
-                }
-                (None, None) => {}
+            if let Some(obj) = frame.as_object_mut() {
+                obj.insert("seq".into(), Value::from(seq));
             }
             let text = frame.to_string();
-            // A reused seq (the `seq-disorder` fault) is delivered but never stored: the
-            // store keeps one event per seq.
-            if fresh {
-                match self.store.append_event(self.session_id, seq, &text).await {
-                    Err(StoreError::Duplicate) if retries < MAX_SEQ_RETRIES => {
-                        retries += 1;
-                        self.catch_up_with_store().await?;
-                        continue;
-                    }
-                    other => other?,
+            // A reused seq (the `seq-disorder` fault) is delivered but never stored.
+            if fresh && let Err(e) = self.store.append_event(self.session_id, seq, &text).await {
+                if !matches!(e, StoreError::Duplicate) || retries == MAX_SEQ_RETRIES {
+                    return Err(e);
                 }
+                retries += 1;
+                self.catch_up_with_store().await?;
+                continue;
             }
             return Ok(self.deliver(seq, text));
         }

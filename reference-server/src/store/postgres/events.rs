@@ -1,5 +1,6 @@
 //! PostgreSQL: the durable stream-event log (`session_events`), one INSERT per event.
-//! Frames go in as text and come out as text (`json` keeps them byte for byte).
+//! Frames go in as text and come out as text (`json` keeps them byte for byte). Appends use
+//! the relaxed-commit event pool (see the engine's header); reads use the main pool.
 
 use sqlx::Row;
 use uuid::Uuid;
@@ -23,7 +24,7 @@ impl EventStore for PgStore {
             .bind(seq_to_db(seq)?)
             .bind(frame)
             .bind(now())
-            .execute(&self.pool)
+            .execute(&self.events)
             .await
             .map_err(map_unique)?;
             Ok(())
