@@ -115,16 +115,13 @@ pub async fn probe(ctx: &Ctx, progress: Progress<'_>) -> WalkObservation {
         ctx,
         generator: Generator::new(api.document()),
         deadline: started + ctx.settings.walk_budget,
-        intruder,
         seen_ids: Mutex::new(Vec::new()),
         out: Mutex::new(WalkObservation {
-            cross_user: None,
+            cross_user: intruder.as_ref().map(|_| Vec::new()),
             ..WalkObservation::default()
         }),
+        intruder,
     };
-    if walker.intruder.is_some() {
-        walker.record(|o| o.cross_user = Some(Vec::new()));
-    }
 
     let mut groups: BTreeMap<String, Vec<&Operation>> = BTreeMap::new();
     let mut revoking = Vec::new();
