@@ -3,6 +3,7 @@
 
 mod connection;
 pub mod hub;
+pub mod hubs;
 pub mod messages;
 
 use std::collections::HashMap;
