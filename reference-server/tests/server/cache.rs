@@ -98,7 +98,7 @@ fn skip_services() -> bool {
     std::env::var("VOICE_SKIP_SERVICES").is_ok_and(|v| v == "1")
 }
 
-fn key_file(dir: &Path) -> PathBuf {
+pub(crate) fn key_file(dir: &Path) -> PathBuf {
     let path = dir.join("jwt.pem");
     std::fs::write(&path, TokenService::generate_pem().unwrap()).unwrap();
     path
@@ -115,7 +115,7 @@ async fn redis_app(dir: &tempfile::TempDir, url: &str, prefix: &str) -> TestApp 
     .await
 }
 
-fn shared_redis_or_skip() -> Option<&'static str> {
+pub(crate) fn shared_redis_or_skip() -> Option<&'static str> {
     const URL: &str = "redis://127.0.0.1:6379";
     if std::net::TcpStream::connect("127.0.0.1:6379").is_ok() {
         return Some(URL);
@@ -128,7 +128,7 @@ fn shared_redis_or_skip() -> Option<&'static str> {
     None
 }
 
-fn redis_cli(port: u16, args: &[&str]) -> String {
+pub(crate) fn redis_cli(port: u16, args: &[&str]) -> String {
     let out = Command::new("redis-cli")
         .args(["-p", &port.to_string()])
         .args(args)

@@ -7,6 +7,7 @@ mod common;
 mod durable;
 mod faults;
 mod hardening;
+mod instances;
 mod pg;
 mod sessions;
 mod store;
