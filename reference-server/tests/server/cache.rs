@@ -165,13 +165,13 @@ async fn redis_cache_holds_revocations_under_its_prefix() {
 }
 
 /// A `redis-server` of this test only, on a free port, without persistence.
-struct OwnRedis {
+pub(crate) struct OwnRedis {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl OwnRedis {
-    fn start(port: u16) -> Option<OwnRedis> {
+    pub(crate) fn start(port: u16) -> Option<OwnRedis> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -205,7 +205,7 @@ impl OwnRedis {
         Some(OwnRedis { child, port })
     }
 
-    fn kill(mut self) -> u16 {
+    pub(crate) fn kill(mut self) -> u16 {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.port
@@ -219,7 +219,7 @@ impl Drop for OwnRedis {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -356,3 +356,45 @@ async fn an_event_the_store_refuses_is_neither_sent_nor_numbered() {
     }
     assert_eq!(delivered, vec![1, 2]);
 }
+
+/// A socket that receives `seq > last + 1` first sends the missing events from the store (here
+/// one written behind the hub's back, as another instance would), so it never skips one.
+#[tokio::test]
+async fn a_socket_fills_a_seq_gap_from_the_store() {
+    let server = crate::ws::Server::start(&[]).await;
+    let (token, url) = server.user_and_session("gap@example.com").await;
+    let id = uuid::Uuid::parse_str(url.rsplit('/').next().unwrap()).unwrap();
+    let mut ws = connect(&url, &token).await;
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "pong");
+    let hub = server.handle.state.hubs.get(id);
+    hub.publish("transcript", serde_json::Map::new())
+        .await
+        .unwrap();
+    let behind = format!(r#"{{"type":"transcript","seq":2,"session_id":"{id}"}}"#);
+    server
+        .handle
+        .state
+        .store
+        .append_event(id, 2, &behind)
+        .await
+        .unwrap();
+    let third = hub
+        .publish("insight", serde_json::Map::new())
+        .await
+        .unwrap();
+    assert_eq!(third.seq, 3);
+    let got = [
+        next_json(&mut ws).await,
+        next_json(&mut ws).await,
+        next_json(&mut ws).await,
+    ];
+    assert_eq!(seqs(&got), vec![1, 2, 3]);
+    assert_eq!(got[1], serde_json::from_str::<Value>(&behind).unwrap());
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(
+        next_json(&mut ws).await["seq"],
+        3,
+        "nothing after the filled gap"
+    );
+}

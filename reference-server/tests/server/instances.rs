@@ -8,7 +8,7 @@ use tempfile::TempDir;
 use voice_reference_server::cache::CacheConfig;
 use voice_reference_server::{Application, ServerHandle, Settings};
 
-use crate::cache::{key_file, redis_cli, shared_redis_or_skip};
+use crate::cache::{OwnRedis, free_port, key_file, redis_cli, shared_redis_or_skip};
 use crate::pg::PgDatabase;
 use crate::ws::{Socket, connect, expect_close, next_json, send};
 
@@ -26,6 +26,11 @@ struct Pair {
 /// are absent and `VOICE_SKIP_SERVICES=1`.
 async fn pair() -> Option<Pair> {
     let url = shared_redis_or_skip()?;
+    pair_on(url).await
+}
+
+/// Like [`pair`], on the Redis at `url`.
+async fn pair_on(url: &str) -> Option<Pair> {
     let db = PgDatabase::create().await?;
     let dir = tempfile::tempdir().unwrap();
     let key = key_file(dir.path());
@@ -304,4 +309,54 @@ async fn a_client_that_loses_a_resumes_on_b_with_nothing_missing() {
     send(&mut on_b, json!({"type": "ping"})).await;
     assert_eq!(next_json(&mut on_b).await["type"], "pong");
     pair.cleanup();
+}
+
+/// The bus loses what is published while Redis is down; once it is back, B catches up from
+/// the database: the missed event reaches B's socket, and B's socket of a token revoked
+/// during the outage closes with 4001 (while the other socket stays open).
+#[tokio::test]
+async fn after_a_redis_outage_b_catches_up_from_the_database() {
+    let Some(redis) = OwnRedis::start(free_port()) else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let Some(pair) = pair_on(&url).await else {
+        return;
+    };
+    let (token, id) = pair.user_and_session("outage@example.com").await;
+    let body = json!({"email": "outage@example.com", "password": "correct horse battery"});
+    let (status, login) = pair
+        .call(pair.a(), "/api/v1/auth/login", None, Some(body))
+        .await;
+    assert_eq!(status, 200, "{login}");
+    let second = login["access_token"].as_str().unwrap().to_owned();
+    let (mut kept, _) = socket(&pair.b, &id, &token).await;
+    let (mut revoked, _) = socket(&pair.b, &id, &second).await;
+
+    let port = redis.kill();
+    pair.switch(pair.a(), &id, &token, "openai").await;
+    let (status, _) = pair
+        .call(
+            pair.a(),
+            "/api/v1/auth/logout",
+            Some(&second),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = pair
+        .call(&pair.b, "/api/v1/auth/me", Some(&second), None)
+        .await;
+    assert_eq!(status, 401, "revoked during the outage, accepted by B");
+
+    let _redis = OwnRedis::start(port).expect("restart redis");
+    let missed = next_json(&mut kept).await;
+    assert_eq!(kind_and_seq(&missed), ("provider_switched".into(), 1));
+    assert_eq!(expect_close(&mut revoked).await, 4001);
+    send(&mut kept, json!({"type": "ping"})).await;
+    let pong = next_json(&mut kept).await;
+    assert_eq!(
+        (pong["type"].as_str(), pong["seq"].as_u64()),
+        (Some("pong"), Some(1))
+    );
 }
