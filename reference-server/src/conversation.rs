@@ -300,6 +300,7 @@ pub async fn process_text(
     live.context = next;
 
     if state.faults.slow_events {
+        // The `slow-events` fault: a deliberate delay, not a synchronisation.
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let mut transcript = Map::new();

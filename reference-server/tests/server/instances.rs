@@ -214,6 +214,20 @@ async fn events_made_through_a_reach_b_sockets_in_one_sequence_space() {
     assert_eq!(from_a, from_b, "frames byte-equal across instances");
     // The text on A used the provider switched to through B.
     assert_eq!(from_b[2]["provider"], "deepgram", "{}", from_b[2]);
+
+    // Ending through B closes A's socket too, after the last event.
+    let (status, body) = pair
+        .call(
+            &pair.b,
+            &format!("/api/v1/sessions/{id}/end"),
+            Some(&token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let ended = next_json(&mut on_a).await;
+    assert_eq!(kind_and_seq(&ended), ("call_status".into(), 5), "{ended}");
+    assert_eq!(expect_close(&mut on_a).await, 1000);
     pair.cleanup();
 }
 
