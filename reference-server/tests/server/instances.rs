@@ -374,3 +374,28 @@ async fn after_a_redis_outage_b_catches_up_from_the_database() {
         (Some("pong"), Some(1))
     );
 }
+
+/// Without `--cache-url` the bus is in-process: publishing tells nobody else, and the
+/// instance's own sockets are served directly (the ws suite runs on this bus).
+#[tokio::test]
+async fn the_embedded_server_uses_the_in_process_bus() {
+    let app = crate::common::TestApp::new().await;
+    assert_eq!(app.state.bus.kind(), "in-process");
+    let id = uuid::Uuid::new_v4();
+    let hub = app.state.hubs.get(id);
+    let mut subscription = hub.subscribe().await;
+    let event = hub
+        .publish("transcript", serde_json::Map::new())
+        .await
+        .expect("publish");
+    match subscription.rx.try_recv() {
+        Ok(voice_reference_server::ws::hub::HubMessage::Event(got)) => {
+            assert_eq!((got.seq, &got.text), (event.seq, &event.text));
+        }
+        other => panic!("expected the event, got {other:?}"),
+    }
+    assert!(
+        subscription.rx.try_recv().is_err(),
+        "delivered once, not again through the bus"
+    );
+}
