@@ -60,6 +60,8 @@ pub enum BusMessage {
         /// What was revoked.
         revocation: Revocation,
     },
+    /// The publisher could not publish for a while: receivers repair from durable state.
+    Resync,
 }
 
 /// Publishes to the other instances of the deployment.

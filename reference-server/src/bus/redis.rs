@@ -13,10 +13,13 @@
 //!
 //! Messages carry the publishing instance's id; an instance ignores its own (it delivered
 //! them to its sockets directly). Publishing uses a [`ConnectionManager`] with a short
-//! deadline, so a dead Redis costs a request at most that deadline, never a hang.
+//! deadline, and after a failure publications are skipped for a moment instead of each
+//! waiting for that deadline. A publisher that failed or skipped anything sends
+//! [`BusMessage::Resync`] before its next message, so the others also repair what it lost when
+//! only its own path to Redis was broken.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -29,6 +32,8 @@ use super::{BusError, BusMessage, EventBus, Inbox};
 
 /// Deadline of one publish (local Redis answers in well under a millisecond).
 const CALL_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long publications are skipped after a failed one.
+const PUBLISH_BACKOFF: Duration = Duration::from_millis(500);
 /// Pause before subscribing again after the subscription connection was lost: a retry
 /// back-off against a Redis that is down, not a synchronisation.
 const RESUBSCRIBE_BACKOFF: Duration = Duration::from_millis(250);
@@ -48,6 +53,16 @@ pub struct RedisBus {
     conn: ConnectionManager,
     channel: String,
     instance: Uuid,
+    health: Mutex<PublishHealth>,
+}
+
+/// What the publisher remembers about its own failures.
+#[derive(Debug, Default)]
+struct PublishHealth {
+    /// Publications are skipped until then.
+    down_until: Option<Instant>,
+    /// Something was not published since the last success: send a resync first.
+    lost: bool,
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -80,6 +95,7 @@ impl RedisBus {
             conn,
             channel: format!("{prefix}bus"),
             instance: Uuid::new_v4(),
+            health: Mutex::new(PublishHealth::default()),
         })
     }
 
@@ -106,24 +122,67 @@ impl RedisBus {
     }
 }
 
+impl RedisBus {
+    fn health(&self) -> MutexGuard<'_, PublishHealth> {
+        // Two plain fields: a panic elsewhere cannot leave them inconsistent.
+        self.health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One PUBLISH within the deadline.
+    async fn send(&self, message: &BusMessage) -> Result<(), BusError> {
+        let payload = serde_json::to_string(&Envelope {
+            origin: self.instance,
+            message,
+        })
+        .map_err(failed)?;
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(&self.channel).arg(payload);
+        let publish = cmd.query_async::<i64>(&mut conn);
+        match tokio::time::timeout(CALL_TIMEOUT, publish).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(failed(e)),
+            Err(_) => Err(BusError("redis did not answer in time".into())),
+        }
+    }
+
+    async fn publish_now(&self, message: &BusMessage) -> Result<(), BusError> {
+        let resync_first = {
+            let mut health = self.health();
+            if health
+                .down_until
+                .is_some_and(|until| Instant::now() < until)
+            {
+                health.lost = true;
+                return Err(BusError("redis failed a moment ago; skipped".into()));
+            }
+            health.lost
+        };
+        let sent = if resync_first {
+            match self.send(&BusMessage::Resync).await {
+                Ok(()) => self.send(message).await,
+                Err(e) => Err(e),
+            }
+        } else {
+            self.send(message).await
+        };
+        let mut health = self.health();
+        match &sent {
+            Ok(()) => *health = PublishHealth::default(),
+            Err(_) => {
+                health.down_until = Some(Instant::now() + PUBLISH_BACKOFF);
+                health.lost = true;
+            }
+        }
+        sent
+    }
+}
+
 impl EventBus for RedisBus {
     fn publish<'a>(&'a self, message: &'a BusMessage) -> BoxFuture<'a, Result<(), BusError>> {
-        Box::pin(async move {
-            let payload = serde_json::to_string(&Envelope {
-                origin: self.instance,
-                message,
-            })
-            .map_err(failed)?;
-            let mut conn = self.conn.clone();
-            let mut cmd = redis::cmd("PUBLISH");
-            cmd.arg(&self.channel).arg(payload);
-            let publish = cmd.query_async::<i64>(&mut conn);
-            match tokio::time::timeout(CALL_TIMEOUT, publish).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(failed(e)),
-                Err(_) => Err(BusError("redis did not answer in time".into())),
-            }
-        })
+        Box::pin(self.publish_now(message))
     }
 
     fn kind(&self) -> &'static str {

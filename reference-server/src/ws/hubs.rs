@@ -95,6 +95,7 @@ impl Inbox for Dispatch {
                 }
             }
             BusMessage::Revocation { revocation } => self.revocations.push_local(revocation),
+            BusMessage::Resync => self.resync(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! WebSocket tests against a port-0 server.
 
 mod auth;
+mod bus;
 mod cache;
 mod common;
 mod durable;
