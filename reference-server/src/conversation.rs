@@ -235,6 +235,10 @@ pub async fn process_text(
 ) -> Result<(), TextError> {
     let hub = state.hubs.get(session_id);
     let mut ops = hub.ops.lock().await;
+    if hub.take_live_stale() {
+        // Switched or ended through another instance.
+        *ops = None;
+    }
     if ops.is_none() {
         let row = state
             .store
@@ -296,6 +300,7 @@ pub async fn process_text(
     live.context = next;
 
     if state.faults.slow_events {
+        // The `slow-events` fault: a deliberate delay, not a synchronisation.
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let mut transcript = Map::new();

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod auth;
+pub mod bus;
 pub mod cache;
 pub mod cli;
 pub mod conversation;

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::auth::{Revocations, TokenService};
+use crate::bus::{EventBus, InProcessBus, RedisBus};
+use crate::cache::CacheConfig;
 use crate::cache::{self, Cache, InMemoryCache};
 use crate::faults::Faults;
 use crate::hardening::LoginLimiter;
@@ -15,6 +17,7 @@ use crate::settings::{PasswordHashing, Settings};
 use crate::startup::StartError;
 use crate::store::Store;
 use crate::ws::hub::Hubs;
+use crate::ws::hubs::Dispatch;
 
 /// Values fixed at start.
 #[derive(Debug, Clone)]
@@ -50,6 +53,8 @@ pub struct AppState {
     pub revocations: Revocations,
     /// Per-session event hubs.
     pub hubs: Hubs,
+    /// The event bus between instances (in-process unless a Redis URL is given).
+    pub bus: Arc<dyn EventBus>,
     /// The AI providers.
     pub providers: Providers,
     /// Injected faults (all off in a correct server).
@@ -101,7 +106,29 @@ impl AppState {
         let contract: serde_json::Value =
             yaml_serde::from_str(OPENAPI_YAML).map_err(|e| StartError::Contract(e.to_string()))?;
         let (shutdown, _) = watch::channel(false);
-        let revocations = Revocations::new(store.clone(), cache.clone(), settings.access_token_ttl);
+        let mut revocations =
+            Revocations::new(store.clone(), cache.clone(), settings.access_token_ttl);
+        let replay_buffer = settings.replay_buffer.max(1);
+        let (bus, hubs): (Arc<dyn EventBus>, Hubs) = match &settings.cache {
+            CacheConfig::InProcess => {
+                let bus: Arc<dyn EventBus> = Arc::new(InProcessBus);
+                (bus.clone(), Hubs::new(replay_buffer, store.clone(), bus))
+            }
+            CacheConfig::Redis { url, prefix } => {
+                let redis = Arc::new(
+                    RedisBus::open(url, prefix).map_err(|e| StartError::Config(e.to_string()))?,
+                );
+                let bus: Arc<dyn EventBus> = redis.clone();
+                revocations.set_bus(bus.clone());
+                let hubs = Hubs::new(replay_buffer, store.clone(), bus.clone());
+                let inbox = Arc::new(Dispatch {
+                    hubs: hubs.clone(),
+                    revocations: revocations.clone(),
+                });
+                redis.listen(inbox, shutdown.subscribe()).await;
+                (bus, hubs)
+            }
+        };
         if !revocations.warm().await {
             tracing::warn!(
                 cache = cache.kind(),
@@ -114,7 +141,8 @@ impl AppState {
             cache,
             in_process_cache: opened.in_process,
             tokens: Arc::new(tokens),
-            hubs: Hubs::new(settings.replay_buffer.max(1), store.clone()),
+            hubs,
+            bus,
             providers: Providers::simulated(&settings.providers),
             faults: settings.faults,
             config: Arc::new(RuntimeConfig {

@@ -9,6 +9,11 @@
 //! revoked (fail closed) and requests keep being served; a background warm-up, retried at most
 //! once per [`REWARM_INTERVAL`], makes the cache whole again when it is back, without a restart.
 //!
+//! Push: a revocation goes to this instance's sockets directly and, through the event bus
+//! (`bus`), to the sockets of every other instance, which close the token's sockets with 4001.
+//! When the bus may have lost messages (it reconnected), [`Revocation::Recheck`] makes every
+//! socket ask [`Revocations::check`] again, so a lost push delays nothing beyond the reconnect.
+//!
 //! Known limit: if this instance cannot reach Redis while another can, the other trusts a cache
 //! that misses this instance's latest revocation until someone re-warms it; the revocation push
 //! to sockets and the database are unaffected. A shared Redis outage is the case that matters,
@@ -18,18 +23,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::Claims;
+use crate::bus::{BusMessage, EventBus, InProcessBus, publish_or_warn};
 use crate::cache::{Cache, RevocationView};
 use crate::store::Store;
 
 /// Minimum time between two warm-up attempts.
 pub const REWARM_INTERVAL: Duration = Duration::from_secs(1);
 
-/// A revocation, as pushed to open sockets.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A revocation, as pushed to open sockets (and between instances).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Revocation {
     /// One access token.
     Token {
@@ -43,6 +51,8 @@ pub enum Revocation {
         /// Unix milliseconds.
         cutoff_ms: i64,
     },
+    /// Revocations may have been missed (the bus reconnected): every socket checks its token.
+    Recheck,
 }
 
 impl Revocation {
@@ -53,6 +63,7 @@ impl Revocation {
             Revocation::User { user_id, cutoff_ms } => {
                 claims.sub == user_id.to_string() && claims.iat_ms <= *cutoff_ms
             }
+            Revocation::Recheck => false,
         }
     }
 }
@@ -94,6 +105,7 @@ pub struct Revocations {
     store: Store,
     cache: Arc<dyn Cache>,
     events: broadcast::Sender<Revocation>,
+    bus: Arc<dyn EventBus>,
     health: Arc<Health>,
     /// Cut-offs older than this only cover expired tokens and need not be cached.
     token_lifetime: Duration,
@@ -117,6 +129,7 @@ impl Revocations {
             store,
             cache,
             events,
+            bus: Arc::new(InProcessBus),
             health: Arc::new(Health {
                 stale: AtomicBool::new(true),
                 unreachable: AtomicBool::new(false),
@@ -131,9 +144,21 @@ impl Revocations {
         self.events.subscribe()
     }
 
-    fn push(&self, revocation: Revocation) {
+    /// Publishes revocations to the other instances through `bus` (in-process by default).
+    pub fn set_bus(&mut self, bus: Arc<dyn EventBus>) {
+        self.bus = bus;
+    }
+
+    /// Pushes to this instance's sockets only (also what the bus delivers from others).
+    pub fn push_local(&self, revocation: Revocation) {
         // No receiver simply means no socket is open.
         let _ = self.events.send(revocation);
+    }
+
+    /// Pushes to the sockets of every instance.
+    async fn push(&self, revocation: Revocation) {
+        self.push_local(revocation.clone());
+        publish_or_warn(&self.bus, &BusMessage::Revocation { revocation }).await;
     }
 
     /// Whether checks are answered by the cache alone.
@@ -263,7 +288,8 @@ impl Revocations {
         if notify_sockets {
             self.push(Revocation::Token {
                 jti: claims.jti.clone(),
-            });
+            })
+            .await;
         }
         Ok(())
     }
@@ -279,7 +305,7 @@ impl Revocations {
             .set_user_cutoff(&user_id.to_string(), cutoff_ms)
             .await;
         self.note(&written, true);
-        self.push(Revocation::User { user_id, cutoff_ms });
+        self.push(Revocation::User { user_id, cutoff_ms }).await;
         Ok(cutoff_ms)
     }
 

@@ -1,5 +1,10 @@
 //! One WebSocket connection: forwards hub events, answers client frames, and closes on
 //! session end (1000), revocation (4001, pushed), idle timeout (4008) or shutdown (1001).
+//!
+//! A socket delivers strictly increasing `seq`s whatever order events reach it in (its own
+//! instance's publications directly, other instances' through the bus, gap fills from the
+//! store): `seq <= last` is dropped, and `seq > last + 1` is preceded by the missing events
+//! read from the store. A lagging receiver also catches up from the store.
 
 use std::sync::Arc;
 
@@ -13,7 +18,7 @@ use uuid::Uuid;
 
 use super::hub::{HubEvent, HubMessage, SessionHub, envelope};
 use super::messages::{ClientMessage, FrameError, parse};
-use crate::auth::Claims;
+use crate::auth::{Claims, Revocation};
 use crate::conversation::{TextError, process_text};
 use crate::state::AppState;
 
@@ -37,8 +42,7 @@ struct Conn {
     hub: Arc<SessionHub>,
     session_id: Uuid,
     claims: Claims,
-    /// Last hub event forwarded (by publication order) and its seq.
-    last_ord: u64,
+    /// Seq of the last event forwarded.
     last_seq: u64,
 }
 
@@ -63,29 +67,42 @@ impl Conn {
         Flow::Stop
     }
 
-    async fn forward(&mut self, event: &HubEvent) -> Flow {
-        if event.ord <= self.last_ord {
-            return Flow::Continue;
-        }
-        self.last_ord = event.ord;
-        self.last_seq = event.seq;
+    async fn send_event(&mut self, event: &HubEvent) -> Flow {
+        self.last_seq = self.last_seq.max(event.seq);
         self.send_text(event.text.clone()).await
     }
 
-    async fn catch_up(&mut self) -> Flow {
-        match self.hub.events_after_ord(self.last_ord) {
+    async fn forward(&mut self, event: &HubEvent) -> Flow {
+        if event.reused {
+            return self.send_event(event).await;
+        }
+        if event.seq <= self.last_seq {
+            return Flow::Continue;
+        }
+        if event.seq > self.last_seq + 1
+            && let Flow::Stop = self.fill(Some(event.seq)).await
+        {
+            return Flow::Stop;
+        }
+        self.send_event(event).await
+    }
+
+    /// Sends the stored events after `last_seq` (and before `before`, when given).
+    async fn fill(&mut self, before: Option<u64>) -> Flow {
+        match self.hub.stored_between(self.last_seq, before).await {
             Ok(events) => {
                 for event in events {
-                    if let Flow::Stop = self.forward(&event).await {
+                    if let Flow::Stop = self.send_event(&event).await {
                         return Flow::Stop;
                     }
                 }
                 Flow::Continue
             }
-            Err(_) => {
+            Err(e) => {
+                tracing::warn!(session_id = %self.session_id, error = %e, "cannot fill a seq gap from the store");
                 self.reply_error(
                     "resume_unavailable",
-                    "events were dropped for this slow connection",
+                    "events could not be read for this connection",
                 )
                 .await
             }
@@ -96,7 +113,7 @@ impl Conn {
         match message {
             Ok(HubMessage::Event(event)) => self.forward(&event).await,
             Ok(HubMessage::Close { code, reason }) => self.close(code, reason).await,
-            Err(RecvError::Lagged(_)) => self.catch_up().await,
+            Err(RecvError::Lagged(_)) => self.fill(None).await,
             Err(RecvError::Closed) => Flow::Stop,
         }
     }
@@ -175,7 +192,6 @@ impl Conn {
                 match self.hub.replay_after_seq(last_seq).await {
                     Ok(events) => {
                         for event in events {
-                            self.last_ord = self.last_ord.max(event.ord);
                             self.last_seq = event.seq;
                             if let Flow::Stop = self.send_text(event.text.clone()).await {
                                 return Flow::Stop;
@@ -217,7 +233,6 @@ pub(super) async fn run(
         hub,
         session_id,
         claims,
-        last_ord: subscription.last_ord,
         last_seq: subscription.last_seq,
     };
     tracing::info!(%session_id, "socket opened");
@@ -239,14 +254,14 @@ pub(super) async fn run(
             _ = shutdown.changed() => conn.close(close::GOING_AWAY, "server shutting down").await,
             revocation = revocations.recv() => match revocation {
                 Ok(r) if r.covers(&conn.claims) => conn.close(close::REVOKED, "token revoked").await,
-                Ok(_) => Flow::Continue,
-                Err(RecvError::Lagged(_)) => {
+                Ok(Revocation::Recheck) | Err(RecvError::Lagged(_)) => {
                     if conn.state.revocations.check(&conn.claims).await.is_err() {
                         conn.close(close::REVOKED, "token revoked").await
                     } else {
                         Flow::Continue
                     }
                 }
+                Ok(_) => Flow::Continue,
                 Err(RecvError::Closed) => Flow::Stop,
             },
             message = events.recv() => conn.on_hub(message).await,

@@ -1,17 +1,21 @@
-//! Per-session event hub: numbers session events (`seq` from 1, no gaps), writes each one to
-//! the durable event log, fans it out to every connection of the session and keeps a bounded
-//! in-memory buffer so that most `resume`s never touch the database.
+//! Per-session event hub: numbers session events, writes each one to the durable event log,
+//! fans it out to every local connection of the session, tells the other instances through
+//! the event bus, and keeps a bounded in-memory buffer so that most `resume`s never touch the
+//! database.
 //!
 //! Durability: the database first, then the fan-out. A client therefore never sees an event
-//! that a restart could lose, and `resume` can always fall back to the store when the buffer no
-//! longer holds what was asked for (after a restart, or after eviction). Per-session
-//! publications are serialised by `write`, an async mutex held across the one INSERT, and seq
-//! allocation happens under it; the `(session_id, seq)` primary key is the last guard: a
-//! refused seq reloads the highest stored one and numbers again. Before its first publish,
-//! subscribe or replay, a hub loads the session's last stored seq, so after a restart
-//! numbering continues at `last_event_seq + 1`.
+//! that a restart could lose, and `resume` can always fall back to the store when the buffer
+//! does not hold what was asked for (after a restart, after eviction, or on an instance that
+//! missed bus messages).
+//!
+//! One sequence space across instances: the store allocates. Publications of one instance are
+//! serialised by `write` (an async mutex held across the one INSERT); the `(session_id, seq)`
+//! primary key arbitrates between instances: a refused seq reloads the highest stored one
+//! and numbers again. Events of other instances arrive from the bus ([`SessionHub::deliver_remote`])
+//! and raise `last_seq` too, so refusals stay rare. Delivery order is repaired per socket
+//! (see `connection`): a socket drops `seq <= last` and fills `seq > last + 1` from the store.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -19,27 +23,26 @@ use serde_json::{Map, Value};
 use tokio::sync::{OnceCell, broadcast};
 use uuid::Uuid;
 
+mod replay;
+
+pub use super::hubs::Hubs;
+use crate::bus::{BusMessage, EventBus, StreamEvent, publish_or_warn};
 use crate::conversation::LiveSession;
 use crate::store::{Store, StoreError};
 
-/// Events read from the store per query when `resume` falls back to it.
-const REPLAY_PAGE: u32 = 500;
-
-/// The most events one `resume` replays from the store; beyond, `resume_unavailable`.
-const MAX_STORED_REPLAY: usize = 50_000;
-
 /// How often a publication renumbers after its seq was refused by the store.
-const MAX_SEQ_RETRIES: u32 = 3;
+const MAX_SEQ_RETRIES: u32 = 32;
 
 /// One published session event.
 #[derive(Debug)]
 pub struct HubEvent {
-    /// Internal publication order (always strictly increasing; used for de-duplication).
-    pub ord: u64,
     /// The wire `seq`.
     pub seq: u64,
     /// The serialized JSON frame.
     pub text: String,
+    /// Sent with a reused seq (only under the `seq-disorder` fault): never stored, never
+    /// dropped as a duplicate.
+    pub reused: bool,
 }
 
 /// What connections receive from the hub.
@@ -56,12 +59,7 @@ pub enum HubMessage {
     },
 }
 
-/// The requested events are no longer buffered.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("events no longer buffered")]
-pub struct Evicted;
-
-/// Why a `resume` cannot be served.
+/// Why a `resume` (or a gap fill) cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     /// The seq asked for was never published.
@@ -78,22 +76,19 @@ pub enum ReplayError {
 #[derive(Debug, Default)]
 struct Inner {
     last_seq: u64,
-    last_ord: u64,
-    /// `ord` of the newest event evicted from `buffer` (0 when none): every event only in
-    /// the store is at most this recent.
-    evicted_ord: u64,
+    /// Ordered by seq (equal seqs only under the `seq-disorder` fault).
     buffer: VecDeque<Arc<HubEvent>>,
 }
 
 /// The hub of one session.
-#[derive(Debug)]
 pub struct SessionHub {
     session_id: Uuid,
     capacity: usize,
     store: Store,
+    bus: Arc<dyn EventBus>,
     /// Set once the last stored seq has been loaded.
     loaded: OnceCell<()>,
-    /// Serialises publications (seq allocation, INSERT, fan-out) and store-backed replays.
+    /// Serialises this instance's publications (seq allocation, INSERT, fan-out).
     write: tokio::sync::Mutex<()>,
     inner: Mutex<Inner>,
     tx: broadcast::Sender<HubMessage>,
@@ -101,9 +96,19 @@ pub struct SessionHub {
     /// write-through copy of its small mutable state (`None` until first loaded from the
     /// database, which stays the source of truth).
     pub ops: tokio::sync::Mutex<Option<LiveSession>>,
+    /// Another instance changed the session (switch, end): `ops` must be reloaded.
+    live_stale: AtomicBool,
     switching: AtomicBool,
     /// Transcripts counted under the `drop-events` fault.
     dropped_transcripts: AtomicU64,
+}
+
+impl std::fmt::Debug for SessionHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHub")
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A connection's starting point.
@@ -111,9 +116,7 @@ pub struct SessionHub {
 pub struct Subscription {
     /// Live messages.
     pub rx: broadcast::Receiver<HubMessage>,
-    /// The last event published before subscribing.
-    pub last_ord: u64,
-    /// Its seq.
+    /// The last seq published before subscribing.
     pub last_seq: u64,
 }
 
@@ -132,17 +135,24 @@ pub fn envelope(kind: &str, seq: u64, session_id: Uuid, fields: Map<String, Valu
 }
 
 impl SessionHub {
-    fn new(session_id: Uuid, capacity: usize, store: Store) -> SessionHub {
+    pub(super) fn new(
+        session_id: Uuid,
+        capacity: usize,
+        store: Store,
+        bus: Arc<dyn EventBus>,
+    ) -> SessionHub {
         let (tx, _) = broadcast::channel(capacity.max(16));
         SessionHub {
             session_id,
             capacity,
             store,
+            bus,
             loaded: OnceCell::new(),
             write: tokio::sync::Mutex::new(()),
             inner: Mutex::new(Inner::default()),
             tx,
             ops: tokio::sync::Mutex::new(None),
+            live_stale: AtomicBool::new(false),
             switching: AtomicBool::new(false),
             dropped_transcripts: AtomicU64::new(0),
         }
@@ -179,9 +189,13 @@ impl SessionHub {
         let inner = self.lock();
         Subscription {
             rx: self.tx.subscribe(),
-            last_ord: inner.last_ord,
             last_seq: inner.last_seq,
         }
+    }
+
+    /// Whether any connection of this instance listens.
+    pub fn has_subscribers(&self) -> bool {
+        self.tx.receiver_count() > 0
     }
 
     async fn push(
@@ -192,7 +206,8 @@ impl SessionHub {
     ) -> Result<Arc<HubEvent>, StoreError> {
         let _write = self.write.lock().await;
         self.load().await?;
-        let mut frame = envelope(kind, 0, self.session_id, fields);
+        let mut frame = Value::Null;
+        let mut fields = Some(fields);
         let mut retries = 0;
         loop {
             let (seq, fresh) = {
@@ -203,41 +218,96 @@ impl SessionHub {
                     (inner.last_seq, false)
                 }
             };
-            if let Some(obj) = frame.as_object_mut() {
-                obj.insert("seq".into(), Value::from(seq));
+            match (fields.take(), frame.as_object_mut()) {
+                (Some(fields), _) => frame = envelope(kind, seq, self.session_id, fields),
+                (None, Some(obj)) => {
+                    obj.insert("seq".into(), Value::from(seq));
+                }
+                (None, None) => {}
             }
             let text = frame.to_string();
-            // A reused seq (the `seq-disorder` fault) is delivered but never stored.
-            if fresh && let Err(e) = self.store.append_event(self.session_id, seq, &text).await {
-                if !matches!(e, StoreError::Duplicate) || retries == MAX_SEQ_RETRIES {
-                    return Err(e);
-                }
-                retries += 1;
-                self.catch_up_with_store().await?;
-                continue;
+            if !fresh {
+                // A reused seq (the `seq-disorder` fault) is delivered here only, never stored.
+                return Ok(self.deliver(seq, text, true));
             }
-            return Ok(self.deliver(seq, text));
+            match self.store.append_event(self.session_id, seq, &text).await {
+                Err(StoreError::Duplicate) if retries < MAX_SEQ_RETRIES => {
+                    // Taken by another instance (or writer): renumber after the stored one.
+                    retries += 1;
+                    self.catch_up_with_store().await?;
+                    continue;
+                }
+                other => other?,
+            }
+            let event = self.deliver(seq, text.clone(), false);
+            let message = BusMessage::Event(StreamEvent {
+                session_id: self.session_id,
+                seq,
+                kind: kind.to_owned(),
+                frame: text,
+            });
+            // Still under `write`, so other instances receive this session's events in order.
+            publish_or_warn(&self.bus, &message).await;
+            return Ok(event);
         }
     }
 
-    /// Buffers and fans out an event already stored (called with `write` held).
-    fn deliver(&self, seq: u64, text: String) -> Arc<HubEvent> {
+    /// Buffers (ordered by seq) and fans out an event already stored; an event whose seq is
+    /// already buffered is not delivered twice (unless `reused`).
+    fn deliver(&self, seq: u64, text: String, reused: bool) -> Arc<HubEvent> {
         let mut inner = self.lock();
         inner.last_seq = inner.last_seq.max(seq);
-        inner.last_ord += 1;
-        let event = Arc::new(HubEvent {
-            ord: inner.last_ord,
-            seq,
-            text,
-        });
-        inner.buffer.push_back(event.clone());
-        while inner.buffer.len() > self.capacity {
-            if let Some(old) = inner.buffer.pop_front() {
-                inner.evicted_ord = old.ord;
+        let event = Arc::new(HubEvent { seq, text, reused });
+        let at = inner.buffer.partition_point(|e| e.seq <= seq);
+        let known = at > 0 && inner.buffer.get(at - 1).is_some_and(|e| e.seq == seq);
+        if known && !reused {
+            return event;
+        }
+        let older_than_all = at == 0 && inner.buffer.len() >= self.capacity;
+        if !older_than_all {
+            inner.buffer.insert(at, event.clone());
+            while inner.buffer.len() > self.capacity {
+                inner.buffer.pop_front();
             }
         }
         let _ = self.tx.send(HubMessage::Event(event.clone()));
         event
+    }
+
+    /// An event another instance published (from the bus).
+    pub fn deliver_remote(&self, event: StreamEvent) {
+        if matches!(event.kind.as_str(), "provider_switched" | "call_status") {
+            self.live_stale.store(true, Ordering::SeqCst);
+        }
+        let ended = event.kind == "call_status";
+        self.deliver(event.seq, event.frame, false);
+        if ended {
+            self.close_all(1000, "session ended");
+        }
+    }
+
+    /// After the bus reconnected: delivers every stored event this hub has not seen.
+    pub async fn resync(&self) -> Result<(), ReplayError> {
+        let last = self.lock().last_seq;
+        self.live_stale.store(true, Ordering::SeqCst);
+        for event in self.stored_between(last, None).await? {
+            let kind = serde_json::from_str::<Value>(&event.text)
+                .ok()
+                .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_default();
+            self.deliver_remote(StreamEvent {
+                session_id: self.session_id,
+                seq: event.seq,
+                kind,
+                frame: event.text.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Takes the "changed elsewhere" mark: the caller reloads the session state.
+    pub fn take_live_stale(&self) -> bool {
+        self.live_stale.swap(false, Ordering::SeqCst)
     }
 
     /// Publishes a session event with the next seq: stored first, then delivered. When the
@@ -281,94 +351,6 @@ impl SessionHub {
         let _ = self.tx.send(HubMessage::Close { code, reason });
     }
 
-    /// The buffered events with `seq > last_seq`, or `None` when the buffer no longer
-    /// reaches back that far.
-    fn replay_from_buffer(&self, last_seq: u64) -> Result<Option<Vec<Arc<HubEvent>>>, ReplayError> {
-        let inner = self.lock();
-        if last_seq > inner.last_seq {
-            return Err(ReplayError::Unknown(last_seq));
-        }
-        let covered = last_seq == inner.last_seq
-            || inner
-                .buffer
-                .front()
-                .is_some_and(|oldest| oldest.seq <= last_seq + 1);
-        Ok(covered.then(|| {
-            inner
-                .buffer
-                .iter()
-                .filter(|e| e.seq > last_seq)
-                .cloned()
-                .collect()
-        }))
-    }
-
-    /// Events with `seq > last_seq`, in order: from the buffer when it reaches back that far,
-    /// otherwise from the store followed by the buffer.
-    pub async fn replay_after_seq(&self, last_seq: u64) -> Result<Vec<Arc<HubEvent>>, ReplayError> {
-        self.load().await?;
-        if let Some(events) = self.replay_from_buffer(last_seq)? {
-            return Ok(events);
-        }
-        // Nothing is published (or evicted) while the store and the buffer are stitched.
-        let _write = self.write.lock().await;
-        if let Some(events) = self.replay_from_buffer(last_seq)? {
-            return Ok(events);
-        }
-        let (oldest_buffered, evicted_ord) = {
-            let inner = self.lock();
-            (inner.buffer.front().map(|e| e.seq), inner.evicted_ord)
-        };
-        let mut events = Vec::new();
-        let mut after = last_seq;
-        'pages: loop {
-            let page = self
-                .store
-                .events_after(self.session_id, after, REPLAY_PAGE)
-                .await?;
-            let last_page = page.len() < REPLAY_PAGE as usize;
-            for stored in page {
-                if oldest_buffered.is_some_and(|oldest| stored.seq >= oldest) {
-                    break 'pages;
-                }
-                after = stored.seq;
-                // Older than everything buffered: at most as recent as the last eviction,
-                // so a connection skips these if they also come in live.
-                events.push(Arc::new(HubEvent {
-                    ord: evicted_ord,
-                    seq: stored.seq,
-                    text: stored.frame,
-                }));
-                if events.len() > MAX_STORED_REPLAY {
-                    return Err(ReplayError::TooMany);
-                }
-            }
-            if last_page {
-                break;
-            }
-        }
-        let inner = self.lock();
-        events.extend(inner.buffer.iter().filter(|e| e.seq > after).cloned());
-        Ok(events)
-    }
-
-    /// Events with `ord > last_ord` (catch-up after a lagging receiver).
-    pub fn events_after_ord(&self, last_ord: u64) -> Result<Vec<Arc<HubEvent>>, Evicted> {
-        let inner = self.lock();
-        if last_ord < inner.last_ord {
-            let oldest = inner.buffer.front().map(|e| e.ord).ok_or(Evicted)?;
-            if oldest > last_ord + 1 {
-                return Err(Evicted);
-            }
-        }
-        Ok(inner
-            .buffer
-            .iter()
-            .filter(|e| e.ord > last_ord)
-            .cloned()
-            .collect())
-    }
-
     /// Whether a switch is in progress.
     pub fn is_switching(&self) -> bool {
         self.switching.load(Ordering::Relaxed)
@@ -377,41 +359,5 @@ impl SessionHub {
     /// Marks a switch in progress or finished.
     pub fn set_switching(&self, on: bool) {
         self.switching.store(on, Ordering::Relaxed);
-    }
-}
-
-/// Every session hub, created on first use.
-#[derive(Debug, Clone)]
-pub struct Hubs {
-    capacity: usize,
-    store: Store,
-    all: Arc<Mutex<HashMap<Uuid, Arc<SessionHub>>>>,
-}
-
-impl Hubs {
-    /// Hubs keeping `capacity` events each in memory, every event also in `store`.
-    pub fn new(capacity: usize, store: Store) -> Hubs {
-        Hubs {
-            capacity,
-            store,
-            all: Arc::new(Mutex::new(HashMap::new())),
-        }
-    }
-
-    /// The hub of a session.
-    pub fn get(&self, session_id: Uuid) -> Arc<SessionHub> {
-        let mut all = self
-            .all
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        all.entry(session_id)
-            .or_insert_with(|| {
-                Arc::new(SessionHub::new(
-                    session_id,
-                    self.capacity,
-                    self.store.clone(),
-                ))
-            })
-            .clone()
     }
 }

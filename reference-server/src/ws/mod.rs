@@ -3,6 +3,7 @@
 
 mod connection;
 pub mod hub;
+pub mod hubs;
 pub mod messages;
 
 use std::collections::HashMap;
@@ -43,6 +44,8 @@ pub async fn upgrade(
         upgrade.map_err(|e| AppError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let ended = session.status != "active";
     if state.faults.slow_upgrade {
+        // The `slow-upgrade` fault: a deliberate delay for auditors to measure, not a
+        // synchronisation.
         tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     }
     Ok(upgrade

@@ -98,7 +98,7 @@ fn skip_services() -> bool {
     std::env::var("VOICE_SKIP_SERVICES").is_ok_and(|v| v == "1")
 }
 
-fn key_file(dir: &Path) -> PathBuf {
+pub(crate) fn key_file(dir: &Path) -> PathBuf {
     let path = dir.join("jwt.pem");
     std::fs::write(&path, TokenService::generate_pem().unwrap()).unwrap();
     path
@@ -115,7 +115,7 @@ async fn redis_app(dir: &tempfile::TempDir, url: &str, prefix: &str) -> TestApp 
     .await
 }
 
-fn shared_redis_or_skip() -> Option<&'static str> {
+pub(crate) fn shared_redis_or_skip() -> Option<&'static str> {
     const URL: &str = "redis://127.0.0.1:6379";
     if std::net::TcpStream::connect("127.0.0.1:6379").is_ok() {
         return Some(URL);
@@ -128,7 +128,7 @@ fn shared_redis_or_skip() -> Option<&'static str> {
     None
 }
 
-fn redis_cli(port: u16, args: &[&str]) -> String {
+pub(crate) fn redis_cli(port: u16, args: &[&str]) -> String {
     let out = Command::new("redis-cli")
         .args(["-p", &port.to_string()])
         .args(args)
@@ -165,13 +165,13 @@ async fn redis_cache_holds_revocations_under_its_prefix() {
 }
 
 /// A `redis-server` of this test only, on a free port, without persistence.
-struct OwnRedis {
+pub(crate) struct OwnRedis {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl OwnRedis {
-    fn start(port: u16) -> Option<OwnRedis> {
+    pub(crate) fn start(port: u16) -> Option<OwnRedis> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -205,7 +205,7 @@ impl OwnRedis {
         Some(OwnRedis { child, port })
     }
 
-    fn kill(mut self) -> u16 {
+    pub(crate) fn kill(mut self) -> u16 {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.port
@@ -219,7 +219,7 @@ impl Drop for OwnRedis {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -274,8 +274,9 @@ async fn concurrent_publications_are_numbered_and_stored_without_gaps() {
     assert_eq!(app.state.store.last_event_seq(id).await.unwrap(), 200);
 }
 
-/// A seq taken behind the hub's back (another writer) is refused by the primary key; the
-/// hub renumbers after the stored one instead of sending a duplicate.
+/// A seq taken behind the hub's back (another writer, e.g. another instance) is refused by
+/// the primary key; the hub renumbers after the stored one instead of sending a duplicate,
+/// and `resume` returns the other writer's event too: one stream, nothing missing.
 #[tokio::test]
 async fn a_seq_taken_in_the_store_is_skipped_not_duplicated() {
     let app = crate::common::TestApp::new().await;
@@ -302,7 +303,10 @@ async fn a_seq_taken_in_the_store_is_skipped_not_duplicated() {
         (Some("insight"), Some(3))
     );
     let replay = hub.replay_after_seq(0).await.unwrap();
-    assert_eq!(replay.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 3]);
+    assert_eq!(
+        replay.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
     let stored = app.state.store.events_after(id, 0, 10).await.unwrap();
     assert_eq!(
         stored.iter().map(|e| e.seq).collect::<Vec<_>>(),
@@ -351,4 +355,46 @@ async fn an_event_the_store_refuses_is_neither_sent_nor_numbered() {
         delivered.push(event.seq);
     }
     assert_eq!(delivered, vec![1, 2]);
+}
+
+/// A socket that receives `seq > last + 1` first sends the missing events from the store (here
+/// one written behind the hub's back, as another instance would), so it never skips one.
+#[tokio::test]
+async fn a_socket_fills_a_seq_gap_from_the_store() {
+    let server = crate::ws::Server::start(&[]).await;
+    let (token, url) = server.user_and_session("gap@example.com").await;
+    let id = uuid::Uuid::parse_str(url.rsplit('/').next().unwrap()).unwrap();
+    let mut ws = connect(&url, &token).await;
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "pong");
+    let hub = server.handle.state.hubs.get(id);
+    hub.publish("transcript", serde_json::Map::new())
+        .await
+        .unwrap();
+    let behind = format!(r#"{{"type":"transcript","seq":2,"session_id":"{id}"}}"#);
+    server
+        .handle
+        .state
+        .store
+        .append_event(id, 2, &behind)
+        .await
+        .unwrap();
+    let third = hub
+        .publish("insight", serde_json::Map::new())
+        .await
+        .unwrap();
+    assert_eq!(third.seq, 3);
+    let got = [
+        next_json(&mut ws).await,
+        next_json(&mut ws).await,
+        next_json(&mut ws).await,
+    ];
+    assert_eq!(seqs(&got), vec![1, 2, 3]);
+    assert_eq!(got[1], serde_json::from_str::<Value>(&behind).unwrap());
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(
+        next_json(&mut ws).await["seq"],
+        3,
+        "nothing after the filled gap"
+    );
 }

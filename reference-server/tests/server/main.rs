@@ -2,11 +2,13 @@
 //! WebSocket tests against a port-0 server.
 
 mod auth;
+mod bus;
 mod cache;
 mod common;
 mod durable;
 mod faults;
 mod hardening;
+mod instances;
 mod pg;
 mod sessions;
 mod store;

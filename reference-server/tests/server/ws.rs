@@ -393,6 +393,9 @@ async fn socket_faults() {
     let server = Server::start(&["ws-ignores-revocation"]).await;
     let (token, url) = server.user_and_session("a@example.com").await;
     let mut ws = connect(&url, &token).await;
+    // Open before the logout: a socket still opening re-checks its token and closes anyway.
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "pong");
     let (status, _) = server
         .post("/api/v1/auth/logout", Some(&token), json!({}))
         .await;
