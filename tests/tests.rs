@@ -9,5 +9,6 @@ mod faults;
 mod honest;
 mod hostile;
 mod security;
+mod services;
 mod tokens;
 mod walk;
