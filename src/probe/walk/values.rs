@@ -5,6 +5,7 @@
 
 use crate::contract::generate::Generator;
 use crate::contract::{ApiContract, Operation, ParamLocation};
+use crate::probe::client::Body;
 use crate::probe::{Ctx, auth};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -251,9 +252,61 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Known values for credential fields: sign-in operations get the audit user's credentials and
-/// refresh gets a refresh token of its own (registration keeps its unique generated values).
+/// The sign-in role (`register`, `login`, `refresh`) this operation is bound to, if any.
+fn credential_role(ctx: &Ctx, op: &Operation) -> Option<&'static str> {
+    let binding = ctx.http.binding();
+    ["register", "login", "refresh"].into_iter().find(|name| {
+        binding
+            .role(name)
+            .is_ok_and(|r| r.method.eq_ignore_ascii_case(&op.method) && r.path == op.path)
+    })
+}
+
+/// Renders a bound role's request body with `vars` (the deployment's own field names).
+fn role_body(ctx: &Ctx, role: &str, vars: &[(&str, Value)]) -> Option<Value> {
+    match ctx.role_request(role, None, &crate::probe::vars(vars)) {
+        Ok((_, _, Body::Json(v))) => Some(v),
+        _ => None,
+    }
+}
+
+/// Known values for credential fields: the operations bound to the sign-in roles get their
+/// role's request (with the audit user's credentials, or a refresh token of its own), so the
+/// deployment's own field names are used; registration keeps its unique generated values.
+/// Operations bound to no role fall back to fields that are evidently credentials by name.
 pub(super) async fn apply_fixtures(ctx: &Ctx, op: &Operation, body: &mut Value) {
+    let credentials = [
+        ("email", Value::String(ctx.user.email.clone())),
+        ("password", Value::String(ctx.user.password.clone())),
+    ];
+    match credential_role(ctx, op) {
+        Some("register") => return,
+        Some("login") => {
+            if let Some(v) = role_body(ctx, "login", &credentials) {
+                *body = v;
+            }
+            return;
+        }
+        Some("refresh") => {
+            if let Ok(fresh) = auth::login(
+                &ctx.http,
+                &ctx.user.email,
+                &ctx.user.password,
+                "walk-credentials",
+            )
+            .await
+                && let Some(v) = role_body(
+                    ctx,
+                    "refresh",
+                    &[("refresh_token", Value::String(fresh.refresh))],
+                )
+            {
+                *body = v;
+            }
+            return;
+        }
+        _ => {}
+    }
     let Some(obj) = body.as_object_mut() else {
         return;
     };

@@ -18,6 +18,8 @@ pub const RENAMED_FIELDS: &[(&str, &str, &str)] = &[
     ("RegisterRequest", "email", "mail"),
     ("RegisterRequest", "password", "secret"),
     ("RegisterRequest", "display_name", "name"),
+    ("LoginRequest", "email", "mail"),
+    ("LoginRequest", "password", "secret"),
     ("SwitchProviderRequest", "provider", "target"),
     ("User", "display_name", "name"),
 ];
@@ -184,7 +186,7 @@ roles:
       refresh_token: $response.body#/refresh_token
   login:
     operation: signIn
-    request: { email: "${email}", password: "${password}" }
+    request: { mail: "${email}", secret: "${password}" }
     outputs:
       access_token: $response.body#/access_token
       refresh_token: $response.body#/refresh_token

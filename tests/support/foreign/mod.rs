@@ -80,6 +80,7 @@ pub async fn layer(req: Request, next: Next) -> Response {
 fn request_renames(rest: &str) -> Vec<(&'static str, &'static str)> {
     let schema = match rest {
         "auth/register" => "RegisterRequest",
+        "auth/login" => "LoginRequest",
         r if r.starts_with("sessions/") && r.ends_with("/switch-provider") => {
             "SwitchProviderRequest"
         }

@@ -6,13 +6,16 @@
 //! seconds for a connection, so an overloaded or unreachable database turns into a prompt
 //! 503 instead of requests piling up.
 //!
-//! Stream events go through a second, small pool whose sessions run with
-//! `synchronous_commit = off`: an event INSERT then returns without waiting for the WAL
-//! flush (measured on this machine: 5.7 ms per event with the flush, the cost of an fsync).
-//! This is the trade the SQLite engine makes with `synchronous = NORMAL`: a committed event
-//! survives a crash or restart of the server; only a crash of PostgreSQL or the machine within
-//! a few hundred milliseconds of the commit can drop the last events. Everything else
-//! (accounts, sessions, the conversation) keeps the default, fully synchronous commit.
+//! The stream path's writes — events, and the conversation (each utterance with its insight
+//! and the session's counters, one transaction) — go through a second, small pool whose
+//! sessions run with `synchronous_commit = off`: a commit then returns without waiting for the
+//! WAL flush (measured on this machine: 5.7 ms per event with the flush, the cost of an fsync;
+//! with it, a stream could not carry more than a few hundred events per second). This is the
+//! trade the SQLite engine makes with `synchronous = NORMAL`: a committed write survives a
+//! crash or restart of the server; only a crash of PostgreSQL or the machine within a few
+//! hundred milliseconds of the commit can drop the last ones, and never half of a transaction.
+//! Everything else (accounts, credentials and revocations, sessions, switch history) keeps the
+//! default, fully synchronous commit.
 
 mod accounts;
 mod events;
@@ -41,7 +44,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// Stream events only (`synchronous_commit = off`).
+    /// The stream path: events and the conversation (`synchronous_commit = off`).
     events: PgPool,
 }
 

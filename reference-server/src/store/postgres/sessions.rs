@@ -167,7 +167,8 @@ impl ConversationStore for PgStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let id = session_id;
-            let mut tx = self.pool.begin().await?;
+            // The stream path's pool (asynchronous commit, see the module header of `postgres`).
+            let mut tx = self.events.begin().await?;
             sqlx::query(
                 "INSERT INTO session_messages (session_id, position, speaker, text, provider, message_id, at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
