@@ -2,8 +2,10 @@
 //! logout-all, me.
 
 use axum::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -14,6 +16,17 @@ use crate::extract::{AppJson, AuthUser, Validate, check_len, valid_email};
 use crate::hardening::Peer;
 use crate::state::AppState;
 use crate::store::{StoreError, UserRow, now};
+
+/// Accounts and tokens.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/register", post(register))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/refresh", post(refresh))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/logout-all", post(logout_all))
+        .route("/api/v1/auth/me", get(me))
+}
 
 /// `RegisterRequest`.
 #[derive(Debug, Deserialize)]

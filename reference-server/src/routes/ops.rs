@@ -1,12 +1,22 @@
 //! Operations endpoints: liveness, readiness, the contract.
 
 use axum::Json;
+use axum::Router;
 use axum::extract::State;
+use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::auth::CacheState;
 use crate::error::AppError;
 use crate::state::AppState;
+
+/// Liveness, readiness and the published contract.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/openapi.json", get(contract))
+}
 
 /// `GET /health`.
 pub async fn health(State(state): State<AppState>) -> Json<Value> {

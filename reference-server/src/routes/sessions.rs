@@ -1,5 +1,7 @@
 //! `/api/v1/sessions*`: create (bootstrap with the WebSocket URL), list, get, end.
 
+use axum::Router;
+use axum::routing::{get, post};
 use std::collections::HashMap;
 
 use axum::Json;
@@ -15,6 +17,14 @@ use crate::extract::{AppJson, AuthUser, SessionId, Validate, check_len};
 use crate::providers::is_known;
 use crate::state::AppState;
 use crate::store::{SessionFilter, SessionRow, now};
+
+/// Voice sessions.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/sessions", post(create).get(list))
+        .route("/api/v1/sessions/{session_id}", get(get_one))
+        .route("/api/v1/sessions/{session_id}/end", post(end))
+}
 
 /// `CreateSessionRequest`.
 #[derive(Debug, Deserialize)]

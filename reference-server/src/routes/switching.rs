@@ -1,5 +1,7 @@
 //! Provider switching: switch-provider, switch-status, auto-failover, switch-history.
 
+use axum::Router;
+use axum::routing::{get, post};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -13,6 +15,27 @@ use crate::error::AppError;
 use crate::extract::{AppJson, AuthUser, SessionId, Validate, check_len};
 use crate::providers::is_known;
 use crate::state::AppState;
+
+/// Provider switching of a session.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/sessions/{session_id}/switch-provider",
+            post(switch_provider),
+        )
+        .route(
+            "/api/v1/sessions/{session_id}/switch-status",
+            get(switch_status),
+        )
+        .route(
+            "/api/v1/sessions/{session_id}/auto-failover",
+            post(auto_failover),
+        )
+        .route(
+            "/api/v1/sessions/{session_id}/switch-history",
+            get(switch_history),
+        )
+}
 
 /// `SwitchProviderRequest`.
 #[derive(Debug, Deserialize)]

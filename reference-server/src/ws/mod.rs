@@ -8,16 +8,25 @@ pub mod messages;
 
 use std::collections::HashMap;
 
+use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 use crate::conversation::load_owned;
 use crate::error::AppError;
 use crate::extract::{SessionId, authenticate, bearer_token};
 use crate::state::AppState;
+
+/// The session stream (and its `/ai/ws` alias).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ws/sessions/{session_id}", get(upgrade))
+        .route("/ai/ws/{session_id}", get(upgrade))
+}
 
 /// Largest accepted client frame.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
