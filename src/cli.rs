@@ -137,6 +137,14 @@ pub struct DemoArgs {
     /// `voice-reference-server --help` for the names.
     #[arg(long = "inject-fault")]
     pub faults: Vec<String>,
+    /// Run the demo server on this database instead of a temporary SQLite file
+    /// (`postgres://127.0.0.1/voice_demo`: the production shape).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Give the demo server a Redis cache tier and event bus (`redis://127.0.0.1:6379`); its keys
+    /// go under a prefix of this run, and a signing key is generated for it.
+    #[arg(long, value_name = "URL")]
+    pub cache_url: Option<String>,
     #[command(flatten)]
     pub probing: Probing,
     #[command(flatten)]

@@ -80,3 +80,43 @@ async fn the_reference_server_on_postgres_and_redis_scores_100() {
     let ready = support::check(r, "state.readiness_consistent");
     assert_eq!(ready.points_earned, ready.points_max);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_on_postgres_and_redis_scores_100() {
+    let name = format!("voice_audit_t_{}", uuid::Uuid::new_v4().simple());
+    if let Err(e) = psql(&format!("CREATE DATABASE {name}")) {
+        assert!(
+            skip_services(),
+            "PostgreSQL not usable at 127.0.0.1:5432 ({e}); set VOICE_SKIP_SERVICES=1 to skip"
+        );
+        return;
+    }
+    let database = Database(name);
+    let out = tempfile::tempdir().expect("out");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voice-audit"));
+    cmd.args([
+        "demo",
+        "--switches",
+        "5",
+        "--timeout",
+        "3",
+        "--fail-under",
+        "100",
+        "-q",
+    ])
+    .args([
+        "--database-url",
+        &format!("postgres://postgres@127.0.0.1:5432/{}", database.0),
+    ])
+    .args(["--cache-url", "redis://127.0.0.1:6379", "--out"])
+    .arg(out.path());
+    let _turn = support::turn().await;
+    let output = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("joined");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
+    let results = std::fs::read_to_string(out.path().join("results.json")).expect("results");
+    let results: serde_json::Value = serde_json::from_str(&results).expect("json");
+    assert_eq!(results["score"]["total"], 100.0);
+}
