@@ -53,11 +53,8 @@ pub fn app(state: AppState) -> Router {
         .route("/ws/sessions/{session_id}", get(ws::upgrade))
         .route("/ai/ws/{session_id}", get(ws::upgrade))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_context::response_faults,
-        ))
+        .method_not_allowed_fallback(method_not_allowed);
+    let router = request_context::with_response_faults(router, &state)
         .layer(middleware::from_fn(request_context::correlation));
     let hardening = Hardening::new(
         &state.config.cors_origins,
