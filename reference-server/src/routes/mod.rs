@@ -7,7 +7,6 @@ mod sessions;
 mod switching;
 
 use axum::Router;
-use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::error::AppError;
@@ -55,7 +54,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let router = request_context::with_response_faults(router, &state)
-        .layer(middleware::from_fn(request_context::correlation));
+        .layer(request_context::CorrelationLayer);
     let hardening = Hardening::new(
         &state.config.cors_origins,
         state.config.public_url.as_deref(),
