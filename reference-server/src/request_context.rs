@@ -90,12 +90,13 @@ pub struct Served {
 
 type Output<E> = (Served, Result<Response, E>);
 
+/// [`finish`], as a nameable function pointer.
+type Finish<E> = fn(Output<E>) -> Result<Response, E>;
+
 /// The future of [`Correlation`]: the inner call inside the request's span and task-local
 /// context, joined with what [`finish`] needs (so that no closure has to be named).
-pub type CorrelationFuture<F, E> = Map<
-    Join<Ready<Served>, Instrumented<TaskLocalFuture<RequestContext, F>>>,
-    fn(Output<E>) -> Result<Response, E>,
->;
+pub type CorrelationFuture<F, E> =
+    Map<Join<Ready<Served>, Instrumented<TaskLocalFuture<RequestContext, F>>>, Finish<E>>;
 
 impl<S> Service<Request> for Correlation<S>
 where
@@ -135,7 +136,7 @@ where
             started: Instant::now(),
         };
         let inner = CURRENT.scope(context, self.inner.call(request));
-        let finish: fn(Output<S::Error>) -> Result<Response, S::Error> = finish;
+        let finish: Finish<S::Error> = finish;
         join(ready(served), inner.instrument(span)).map(finish)
     }
 }

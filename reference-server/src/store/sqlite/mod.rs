@@ -24,16 +24,9 @@ use super::StoreError;
 use super::traits::{Database, StoreFuture};
 
 /// The SQLite implementation of every storage trait.
-///
-/// Writes go through their own one-connection pool: SQLite admits one writer at a time, and
-/// a second connection that tries to write waits in SQLite's busy handler, which sleeps in
-/// steps of 1 to 100 ms; under a thousand switches a second those sleeps were the p99 (about
-/// 50 ms). Queued on one connection, writers wait their turn without sleeping, and readers
-/// (WAL) never wait for them.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    writer: SqlitePool,
 }
 
 /// Ids are stored as their hyphenated text.
@@ -63,24 +56,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        // An in-memory database exists once per connection: one pool must serve both.
-        let lowered = database_url.to_ascii_lowercase();
-        if lowered.contains(":memory:") || lowered.contains("mode=memory") {
-            return Ok(SqliteStore {
-                pool: writer.clone(),
-                writer,
-            });
-        }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool, writer })
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
     }
 }
 
@@ -97,9 +78,6 @@ impl Database for SqliteStore {
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.pool.close().await;
-            self.writer.close().await;
-        })
+        Box::pin(self.pool.close())
     }
 }
