@@ -2,7 +2,7 @@
 //!
 //! It runs on every response, so it is written as a [`tower::Layer`] rather than with
 //! `axum::middleware::from_fn`: that helper clones the wrapped service (a boxed route) and
-//! boxes a future on every request, which showed up in the cost of `GET /health`. Here the
+//! boxes a future on every request, work that `GET /health` itself does not need. Here the
 //! call goes straight to the inner service and the headers are added as its future completes.
 
 use std::task::{Context, Poll};
