@@ -8,7 +8,8 @@ use voice_reference_server::cli::Cli;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    voice_reference_server::telemetry::init(cli.log_format);
+    // Flushes the queued log lines when `main` returns.
+    let _logs = voice_reference_server::telemetry::init(cli.log_format);
     let settings = cli.into_settings()?;
     let app = Application::build(settings)
         .await

@@ -179,10 +179,11 @@ impl VoiceProvider for SimulatedProvider {
     }
 }
 
-/// The registry of providers.
+/// The registry of providers; a clone (one per request, with the state) is one reference
+/// count, not a new vector.
 #[derive(Clone)]
 pub struct Providers {
-    all: Vec<Arc<dyn VoiceProvider>>,
+    all: Arc<[Arc<dyn VoiceProvider>]>,
 }
 
 impl std::fmt::Debug for Providers {
@@ -197,11 +198,12 @@ impl Providers {
     /// The three simulated providers.
     pub fn simulated(settings: &ProviderSettings) -> Providers {
         Providers {
-            all: vec![
-                Arc::new(SimulatedProvider::new("gemini", settings.gemini)),
+            all: Arc::new([
+                Arc::new(SimulatedProvider::new("gemini", settings.gemini))
+                    as Arc<dyn VoiceProvider>,
                 Arc::new(SimulatedProvider::new("openai", settings.openai)),
                 Arc::new(SimulatedProvider::new("deepgram", settings.deepgram)),
-            ],
+            ]),
         }
     }
 
@@ -213,7 +215,7 @@ impl Providers {
     /// The healthiest healthy provider other than `current` (ties: preference order).
     pub fn healthiest_other(&self, current: &str) -> Option<Arc<dyn VoiceProvider>> {
         let mut best: Option<(f64, Arc<dyn VoiceProvider>)> = None;
-        for provider in &self.all {
+        for provider in self.all.iter() {
             let health = provider.health();
             if provider.name() == current || !health.healthy {
                 continue;

@@ -2,6 +2,7 @@
 //! algorithm are rejected by construction).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -9,6 +10,8 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use super::verified::Verified;
 
 /// Access-token claims.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -56,6 +59,8 @@ pub struct TokenService {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens already verified with this key (see [`super::verified`]).
+    verified: Verified,
     /// Access-token lifetime.
     pub access_ttl: Duration,
 }
@@ -90,6 +95,7 @@ impl TokenService {
             // jsonwebtoken's Ed verifier takes the raw 32-byte public key.
             decoding: DecodingKey::from_ed_der(signing.verifying_key().as_bytes()),
             validation,
+            verified: Verified::default(),
             access_ttl,
         })
     }
@@ -123,14 +129,34 @@ impl TokenService {
             .map_err(|e| TokenError::Sign(e.to_string()))
     }
 
-    /// Verifies signature, algorithm and expiry.
+    /// Verifies signature, algorithm and expiry. A token this service verified before is not
+    /// verified again (see [`super::verified`]); its expiry always is.
     pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
-        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) => Ok(data.claims),
-            Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
-                Err(TokenError::Expired)
+        let now = chrono::Utc::now().timestamp();
+        let claims = match self.verified.get(token) {
+            Some(claims) => claims,
+            None => {
+                let claims =
+                    match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+                        Ok(data) => Arc::new(data.claims),
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                jsonwebtoken::errors::ErrorKind::ExpiredSignature
+                            ) =>
+                        {
+                            return Err(TokenError::Expired);
+                        }
+                        Err(_) => return Err(TokenError::Invalid),
+                    };
+                self.verified.insert(token, claims.clone(), now);
+                claims
             }
-            Err(_) => Err(TokenError::Invalid),
+        };
+        // The rule `Validation` applies with no leeway: expired once `exp` is in the past.
+        if claims.exp < now {
+            return Err(TokenError::Expired);
         }
+        Ok(Claims::clone(&claims))
     }
 }

@@ -5,6 +5,7 @@ pub mod jwt;
 pub mod password;
 pub mod refresh;
 pub mod revocation;
+pub mod verified;
 
 pub use jwt::{Claims, TokenError, TokenService};
 pub use revocation::{CacheState, Revocation, Revocations};

@@ -7,16 +7,15 @@
 //! the deployment that must pass those checks. It is one layer over the whole router, so
 //! framework-generated answers (404, 405, bad JSON) are covered like handler answers.
 
+mod headers;
 pub mod login_limit;
 
 use axum::Router;
-use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::{self, Next};
-use axum::response::Response;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub use headers::{SecurityHeaders, SecurityHeadersLayer};
 pub use login_limit::{LoginLimit, LoginLimiter, Peer};
 
 /// What the hardening layer needs from the settings.
@@ -48,10 +47,7 @@ impl Hardening {
             None => router,
         };
         // Outermost, so CORS preflight answers carry the headers too.
-        let hsts = self.hsts;
-        router.layer(middleware::from_fn(move |req: Request, next: Next| {
-            security_headers(req, next, hsts)
-        }))
+        router.layer(SecurityHeadersLayer { hsts: self.hsts })
     }
 
     /// The CORS layer of the allow-list; `None` when nothing is allowed. Origins that are not
@@ -91,29 +87,6 @@ impl Hardening {
                 .max_age(Duration::from_secs(600)),
         )
     }
-}
-
-/// Adds the headers browsers use to confine a response, and removes any `Server` header.
-async fn security_headers(request: Request, next: Next, hsts: bool) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.remove(header::SERVER);
-    if hsts {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
-    }
-    response
 }
 
 #[cfg(test)]

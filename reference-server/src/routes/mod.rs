@@ -11,7 +11,6 @@ mod sessions;
 mod switching;
 
 use axum::Router;
-use axum::middleware;
 
 use crate::error::AppError;
 use crate::hardening::Hardening;
@@ -28,12 +27,9 @@ pub fn app(state: AppState) -> Router {
         .merge(switching::router())
         .merge(ws::router())
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_context::response_faults,
-        ))
-        .layer(middleware::from_fn(request_context::correlation));
+        .method_not_allowed_fallback(method_not_allowed);
+    let router = request_context::with_response_faults(router, &state)
+        .layer(request_context::CorrelationLayer);
     let hardening = Hardening::new(
         &state.config.cors_origins,
         state.config.public_url.as_deref(),

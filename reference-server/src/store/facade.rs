@@ -15,9 +15,16 @@ use super::{
     StoredEvent, SwitchRecord, UserRow, postgres, sqlite,
 };
 
-/// Handle to the database; cheap to clone.
+/// Handle to the database; cheap to clone: one reference count, because the state of every
+/// request holds several copies and each clone or drop of a shared count is contended
+/// between cores (it dominated the profile of `GET /health`).
 #[derive(Clone)]
 pub struct Store {
+    aggregates: Arc<Aggregates>,
+}
+
+/// The trait objects of each aggregate.
+struct Aggregates {
     database: Arc<dyn Database>,
     users: Arc<dyn UserStore>,
     credentials: Arc<dyn CredentialStore>,
@@ -30,7 +37,7 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("engine", &self.database.engine())
+            .field("engine", &self.aggregates.database.engine())
             .finish_non_exhaustive()
     }
 }
@@ -66,46 +73,48 @@ impl Store {
     pub fn from_backend<B: Backend>(backend: B) -> Store {
         let backend = Arc::new(backend);
         Store {
-            database: backend.clone(),
-            users: backend.clone(),
-            credentials: backend.clone(),
-            sessions: backend.clone(),
-            conversation: backend.clone(),
-            switches: backend.clone(),
-            events: backend,
+            aggregates: Arc::new(Aggregates {
+                database: backend.clone(),
+                users: backend.clone(),
+                credentials: backend.clone(),
+                sessions: backend.clone(),
+                conversation: backend.clone(),
+                switches: backend.clone(),
+                events: backend,
+            }),
         }
     }
 
     /// The engine's name (`sqlite` or `postgres`).
     pub fn engine(&self) -> &'static str {
-        self.database.engine()
+        self.aggregates.database.engine()
     }
 
     /// Readiness probe.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.database.ping().await
+        self.aggregates.database.ping().await
     }
 
     /// Closes the pool.
     pub async fn close(&self) {
-        self.database.close().await;
+        self.aggregates.database.close().await;
     }
 
     // ----- users -----
 
     /// Inserts a user; [`StoreError::Duplicate`] when the email exists.
     pub async fn insert_user(&self, user: &UserRow) -> Result<(), StoreError> {
-        self.users.insert_user(user).await
+        self.aggregates.users.insert_user(user).await
     }
 
     /// The user with this (lower-cased) email.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
-        self.users.user_by_email(email).await
+        self.aggregates.users.user_by_email(email).await
     }
 
     /// The user with this id.
     pub async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRow>, StoreError> {
-        self.users.user_by_id(id).await
+        self.aggregates.users.user_by_id(id).await
     }
 
     // ----- credentials and revocations -----
@@ -119,24 +128,31 @@ impl Store {
         created_at_ms: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        self.credentials
+        self.aggregates
+            .credentials
             .insert_refresh_token(hash, user_id, family, created_at_ms, expires_at)
             .await
     }
 
     /// The refresh token with this hash.
     pub async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshTokenRow>, StoreError> {
-        self.credentials.refresh_token(hash).await
+        self.aggregates.credentials.refresh_token(hash).await
     }
 
     /// Marks the token used; `false` when it already was.
     pub async fn consume_refresh_token(&self, hash: &str) -> Result<bool, StoreError> {
-        self.credentials.consume_refresh_token(hash).await
+        self.aggregates
+            .credentials
+            .consume_refresh_token(hash)
+            .await
     }
 
     /// Revokes every refresh token of a user.
     pub async fn revoke_user_refresh_tokens(&self, user_id: Uuid) -> Result<(), StoreError> {
-        self.credentials.revoke_user_refresh_tokens(user_id).await
+        self.aggregates
+            .credentials
+            .revoke_user_refresh_tokens(user_id)
+            .await
     }
 
     /// Records a revoked access-token id.
@@ -146,46 +162,53 @@ impl Store {
         user_id: Uuid,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        self.credentials
+        self.aggregates
+            .credentials
             .insert_revoked_jti(jti, user_id, expires_at)
             .await
     }
 
     /// Whether the access-token id is revoked.
     pub async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        self.credentials.is_jti_revoked(jti).await
+        self.aggregates.credentials.is_jti_revoked(jti).await
     }
 
     /// Raises the user's revocation cut-off (Unix ms) to at least `cutoff_ms`.
     pub async fn set_user_cutoff(&self, user_id: Uuid, cutoff_ms: i64) -> Result<(), StoreError> {
-        self.credentials.set_user_cutoff(user_id, cutoff_ms).await
+        self.aggregates
+            .credentials
+            .set_user_cutoff(user_id, cutoff_ms)
+            .await
     }
 
     /// The user's revocation cut-off (Unix ms), if any.
     pub async fn user_cutoff(&self, user_id: Uuid) -> Result<Option<i64>, StoreError> {
-        self.credentials.user_cutoff(user_id).await
+        self.aggregates.credentials.user_cutoff(user_id).await
     }
 
     /// Every revoked access-token id not expired at `now` (Unix seconds), with its expiry.
     pub async fn live_revoked_jtis(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        self.credentials.live_revoked_jtis(now).await
+        self.aggregates.credentials.live_revoked_jtis(now).await
     }
 
     /// Every user cut-off at or after `since_ms`.
     pub async fn user_cutoffs_since(&self, since_ms: i64) -> Result<Vec<(Uuid, i64)>, StoreError> {
-        self.credentials.user_cutoffs_since(since_ms).await
+        self.aggregates
+            .credentials
+            .user_cutoffs_since(since_ms)
+            .await
     }
 
     // ----- sessions -----
 
     /// Inserts a session.
     pub async fn insert_session(&self, s: &SessionRow) -> Result<(), StoreError> {
-        self.sessions.insert_session(s).await
+        self.aggregates.sessions.insert_session(s).await
     }
 
     /// The session with this id, whoever owns it.
     pub async fn session(&self, id: Uuid) -> Result<Option<SessionRow>, StoreError> {
-        self.sessions.session(id).await
+        self.aggregates.sessions.session(id).await
     }
 
     /// Any session of another user (for the `cross-user-leak` fault).
@@ -193,7 +216,10 @@ impl Store {
         &self,
         user_id: Uuid,
     ) -> Result<Option<SessionRow>, StoreError> {
-        self.sessions.session_of_other_user(user_id).await
+        self.aggregates
+            .sessions
+            .session_of_other_user(user_id)
+            .await
     }
 
     /// One page of a user's sessions, newest first, and the total matching.
@@ -202,12 +228,15 @@ impl Store {
         user_id: Uuid,
         filter: &SessionFilter,
     ) -> Result<(Vec<SessionRow>, i64), StoreError> {
-        self.sessions.list_sessions(user_id, filter).await
+        self.aggregates
+            .sessions
+            .list_sessions(user_id, filter)
+            .await
     }
 
     /// Writes provider, status, metadata, counters and timestamps back (never the messages).
     pub async fn update_session(&self, s: &SessionRow) -> Result<(), StoreError> {
-        self.sessions.update_session(s).await
+        self.aggregates.sessions.update_session(s).await
     }
 
     // ----- conversation -----
@@ -221,14 +250,15 @@ impl Store {
         insight: &InsightRecord,
         context: &Context,
     ) -> Result<(), StoreError> {
-        self.conversation
+        self.aggregates
+            .conversation
             .append_utterance(session_id, position, message, insight, context)
             .await
     }
 
     /// The messages of a session, oldest first.
     pub async fn messages(&self, session_id: Uuid) -> Result<Vec<ContextMessage>, StoreError> {
-        self.conversation.messages(session_id).await
+        self.aggregates.conversation.messages(session_id).await
     }
 
     // ----- switches -----
@@ -240,12 +270,15 @@ impl Store {
         switch: &SwitchRecord,
         reset_context: bool,
     ) -> Result<(), StoreError> {
-        self.switches.record_switch(s, switch, reset_context).await
+        self.aggregates
+            .switches
+            .record_switch(s, switch, reset_context)
+            .await
     }
 
     /// Every switch of a session, oldest first.
     pub async fn switch_history(&self, session_id: Uuid) -> Result<Vec<SwitchRecord>, StoreError> {
-        self.switches.switch_history(session_id).await
+        self.aggregates.switches.switch_history(session_id).await
     }
 
     // ----- stream events -----
@@ -257,7 +290,10 @@ impl Store {
         seq: u64,
         frame: &str,
     ) -> Result<(), StoreError> {
-        self.events.append_event(session_id, seq, frame).await
+        self.aggregates
+            .events
+            .append_event(session_id, seq, frame)
+            .await
     }
 
     /// Up to `limit` events with `seq > after_seq`, in seq order.
@@ -267,12 +303,15 @@ impl Store {
         after_seq: u64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.events.events_after(session_id, after_seq, limit).await
+        self.aggregates
+            .events
+            .events_after(session_id, after_seq, limit)
+            .await
     }
 
     /// The highest stored seq of the session (0 when none).
     pub async fn last_event_seq(&self, session_id: Uuid) -> Result<u64, StoreError> {
-        self.events.last_event_seq(session_id).await
+        self.aggregates.events.last_event_seq(session_id).await
     }
 }
 
