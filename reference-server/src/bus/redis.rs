@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::{BusError, BusMessage, EventBus, Inbox};
@@ -50,6 +50,16 @@ struct Envelope<M> {
 /// Pub/sub over Redis.
 pub struct RedisBus {
     client: redis::Client,
+    channel: String,
+    instance: Uuid,
+    /// Publications go through one ordered queue to a background publisher, so that the
+    /// publishing hub does not wait a Redis round trip under its per-session write lock
+    /// (one FIFO queue keeps each session's events in order).
+    queue: mpsc::UnboundedSender<BusMessage>,
+}
+
+/// The sending half: one connection, the publisher's failure memory.
+struct Publisher {
     conn: ConnectionManager,
     channel: String,
     instance: Uuid,
@@ -90,12 +100,28 @@ impl RedisBus {
             .set_max_delay(Duration::from_millis(200));
         let conn =
             ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(failed)?;
+        let channel = format!("{prefix}bus");
+        let instance = Uuid::new_v4();
+        let publisher = Publisher {
+            conn,
+            channel: channel.clone(),
+            instance,
+            health: Mutex::new(PublishHealth::default()),
+        };
+        let (queue, mut rx) = mpsc::unbounded_channel::<BusMessage>();
+        // Ends when the bus (the queue's only sender) is dropped.
+        tokio::spawn(async move {
+            while let Some(message) = rx.recv().await {
+                if let Err(e) = publisher.publish_now(&message).await {
+                    tracing::warn!(bus = "redis", error = %e, "event bus publish failed; other instances repair from the store");
+                }
+            }
+        });
         Ok(RedisBus {
             client,
-            conn,
-            channel: format!("{prefix}bus"),
-            instance: Uuid::new_v4(),
-            health: Mutex::new(PublishHealth::default()),
+            channel,
+            instance,
+            queue,
         })
     }
 
@@ -122,7 +148,7 @@ impl RedisBus {
     }
 }
 
-impl RedisBus {
+impl Publisher {
     fn health(&self) -> MutexGuard<'_, PublishHealth> {
         // Two plain fields: a panic elsewhere cannot leave them inconsistent.
         self.health
@@ -182,7 +208,11 @@ impl RedisBus {
 
 impl EventBus for RedisBus {
     fn publish<'a>(&'a self, message: &'a BusMessage) -> BoxFuture<'a, Result<(), BusError>> {
-        Box::pin(self.publish_now(message))
+        let queued = self
+            .queue
+            .send(message.clone())
+            .map_err(|_| BusError("the bus publisher has stopped".into()));
+        Box::pin(async move { queued })
     }
 
     fn kind(&self) -> &'static str {

@@ -166,46 +166,35 @@ impl ConversationStore for PgStore {
         context: &'a Context,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let id = session_id;
-            // The stream path's pool (asynchronous commit, see the module header of `postgres`).
-            let mut tx = self.events.begin().await?;
+            // One statement (atomic on its own) instead of a transaction of three: one round
+            // trip per utterance on the stream path's pool (asynchronous commit, see the module
+            // header of `postgres`).
             sqlx::query(
-                "INSERT INTO session_messages (session_id, position, speaker, text, provider, message_id, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "WITH m AS (INSERT INTO session_messages \
+                   (session_id, position, speaker, text, provider, message_id, at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)), \
+                 i AS (INSERT INTO session_insights \
+                   (session_id, position, insight_type, content, confidence, provider) \
+                   VALUES ($1, $2, $8, $9, $10, $11)) \
+                 UPDATE sessions SET message_count = $12, sentiment = $13, updated_at = $7 \
+                 WHERE id = $1",
             )
-            .bind(id)
+            .bind(session_id)
             .bind(position)
             .bind(&message.speaker)
             .bind(&message.text)
             .bind(&message.provider)
             .bind(&message.message_id)
             .bind(message.at)
-            .execute(&mut *tx)
-            .await
-            .map_err(crate::store::map_unique)?;
-            sqlx::query(
-                "INSERT INTO session_insights (session_id, position, insight_type, content, confidence, provider) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(position)
             .bind(&insight.insight_type)
             .bind(&insight.content)
             .bind(insight.confidence)
             .bind(&insight.provider)
-            .execute(&mut *tx)
-            .await
-            .map_err(crate::store::map_unique)?;
-            sqlx::query(
-                "UPDATE sessions SET message_count = $1, sentiment = $2, updated_at = $3 WHERE id = $4",
-            )
             .bind(context.message_count)
             .bind(&context.sentiment)
-            .bind(message.at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            .execute(&self.events)
+            .await
+            .map_err(crate::store::map_unique)?;
             Ok(())
         })
     }
