@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
@@ -92,14 +92,7 @@ impl RedisBus {
     /// A publisher connected lazily to `url`; fails only on a malformed URL. Nothing is
     /// received until [`RedisBus::listen`].
     pub fn open(url: &str, prefix: &str) -> Result<RedisBus, BusError> {
-        let client = redis::Client::open(url).map_err(failed)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CALL_TIMEOUT))
-            .set_response_timeout(Some(CALL_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn =
-            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(failed)?;
+        let (client, conn) = crate::cache::lazy_connection(url).map_err(failed)?;
         let channel = format!("{prefix}bus");
         let instance = Uuid::new_v4();
         let publisher = Publisher {

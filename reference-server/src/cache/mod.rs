@@ -20,6 +20,7 @@ use futures_util::future::BoxFuture;
 
 pub use memory::InMemoryCache;
 pub use redis::RedisCache;
+pub(crate) use redis::lazy_connection;
 
 /// A cache failure: the tier is unreachable, slow or returned something unexpected.
 #[derive(Debug, thiserror::Error)]

@@ -46,16 +46,23 @@ fn failed(e: impl std::fmt::Display) -> CacheError {
     CacheError(e.to_string())
 }
 
+/// A client for `url` and a lazily connected, self-reconnecting connection on it with the
+/// short deadlines every Redis call of the server uses (the cache tier and the event bus).
+pub(crate) fn lazy_connection(url: &str) -> redis::RedisResult<(redis::Client, ConnectionManager)> {
+    let client = redis::Client::open(url)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CALL_TIMEOUT))
+        .set_response_timeout(Some(CALL_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(200));
+    let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+    Ok((client, conn))
+}
+
 impl RedisCache {
     /// A lazily connected cache at `url`; fails only on a malformed URL.
     pub fn open(url: &str, prefix: &str) -> Result<RedisCache, CacheError> {
-        let client = redis::Client::open(url).map_err(failed)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CALL_TIMEOUT))
-            .set_response_timeout(Some(CALL_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(failed)?;
+        let (_, conn) = lazy_connection(url).map_err(failed)?;
         Ok(RedisCache {
             conn,
             prefix: prefix.to_owned(),
