@@ -15,8 +15,6 @@ use futures_util::FutureExt as _;
 use futures_util::future::{Join, Map, Ready, join, ready};
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
-use tracing::Instrument;
-use tracing::instrument::Instrumented;
 
 use crate::state::AppState;
 
@@ -41,6 +39,17 @@ pub fn current() -> Option<RequestContext> {
     CURRENT.try_with(Clone::clone).ok()
 }
 
+/// Runs `f` on the context of the request this task serves, if any, without copying it.
+pub fn with_current<R>(f: impl FnOnce(&RequestContext) -> R) -> Option<R> {
+    CURRENT.try_with(f).ok()
+}
+
+/// Runs `f` as if serving a request with `context` (tests of what reads the context).
+#[cfg(test)]
+pub(crate) fn sync_scope<R>(context: RequestContext, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(context, f)
+}
+
 fn acceptable(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
@@ -58,7 +67,11 @@ fn generated_id() -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
-/// Accepts or generates the correlation id, echoes it, scopes logs and problem bodies to it.
+/// Accepts or generates the correlation id, echoes it, scopes logs and problem bodies to it,
+/// and logs one access line per request.
+///
+/// No tracing span per request: the log formatter ([`crate::telemetry`]) reads the task-local
+/// context instead, which costs nothing when nothing is logged.
 ///
 /// A plain tower layer rather than `axum::middleware::from_fn`, which clones the wrapped
 /// service and boxes a future on every request: this runs on every request, so its own cost
@@ -84,7 +97,8 @@ pub struct Correlation<S> {
 #[derive(Debug)]
 pub struct Served {
     id: HeaderValue,
-    span: tracing::Span,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     started: Instant,
 }
 
@@ -96,7 +110,7 @@ type Finish<E> = fn(Output<E>) -> Result<Response, E>;
 /// The future of [`Correlation`]: the inner call inside the request's span and task-local
 /// context, joined with what [`finish`] needs (so that no closure has to be named).
 pub type CorrelationFuture<F, E> =
-    Map<Join<Ready<Served>, Instrumented<TaskLocalFuture<RequestContext, F>>>, Finish<E>>;
+    Map<Join<Ready<Served>, TaskLocalFuture<RequestContext, F>>, Finish<E>>;
 
 impl<S> Service<Request> for Correlation<S>
 where
@@ -122,35 +136,34 @@ where
             }
         };
         // Checked above (or generated): visible ASCII.
-        let correlation_id = id.to_str().unwrap_or_default();
-        let path = request.uri().path();
-        let span =
-            tracing::info_span!("request", method = %request.method(), %path, %correlation_id);
         let context = RequestContext {
-            correlation_id: correlation_id.to_owned(),
-            path: path.to_owned(),
+            correlation_id: id.to_str().unwrap_or_default().to_owned(),
+            path: request.uri().path().to_owned(),
         };
         let served = Served {
             id,
-            span: span.clone(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
             started: Instant::now(),
         };
         let inner = CURRENT.scope(context, self.inner.call(request));
         let finish: Finish<S::Error> = finish;
-        join(ready(served), inner.instrument(span)).map(finish)
+        join(ready(served), inner).map(finish)
     }
 }
 
 /// Logs the request and echoes the correlation id.
 fn finish<E>((served, result): Output<E>) -> Result<Response, E> {
     result.map(|mut response| {
-        served.span.in_scope(|| {
-            tracing::info!(
-                status = response.status().as_u16(),
-                latency_ms = served.started.elapsed().as_secs_f64() * 1000.0,
-                "request served"
-            );
-        });
+        tracing::info!(
+            method = served.method.as_str(),
+            path = served.uri.path(),
+            correlation_id = served.id.to_str().unwrap_or_default(),
+            status = response.status().as_u16(),
+            // Whole microseconds: a short number in the line.
+            latency_ms = served.started.elapsed().as_micros() as f64 / 1000.0,
+            "request served"
+        );
         response
             .headers_mut()
             .insert(CORRELATION_ID.clone(), served.id);

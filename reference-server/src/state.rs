@@ -112,6 +112,12 @@ impl AppState {
             ));
         }
         let store = Store::connect(&settings.database_url).await?;
+        // One instance owns the database unless the cache is shared.
+        let store = if settings.cache.is_shared() {
+            store
+        } else {
+            store.with_session_cache()
+        };
         let opened = cache::open(&settings.cache)?;
         let cache = opened.cache.clone();
         let tokens =
@@ -142,6 +148,7 @@ impl AppState {
                 (bus, hubs)
             }
         };
+        hubs.spawn_sweeper(shutdown.subscribe());
         if !revocations.warm().await {
             tracing::warn!(
                 cache = cache.kind(),

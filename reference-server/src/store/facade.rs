@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::session_cache::SessionCache;
 use super::traits::{
     Backend, ConversationStore, CredentialStore, Database, EventStore, SessionStore, SwitchStore,
     UserStore,
@@ -21,6 +22,8 @@ use super::{
 #[derive(Clone)]
 pub struct Store {
     aggregates: Arc<Aggregates>,
+    /// Read-through copies of sessions (embedded shape only; see `session_cache`).
+    sessions: Option<Arc<SessionCache>>,
 }
 
 /// The trait objects of each aggregate.
@@ -82,6 +85,22 @@ impl Store {
                 switches: backend.clone(),
                 events: backend,
             }),
+            sessions: None,
+        }
+    }
+
+    /// Keeps read-through copies of sessions in this process. Only for a database no other
+    /// instance writes to: a write elsewhere would not drop the copy here.
+    #[must_use]
+    pub fn with_session_cache(mut self) -> Store {
+        self.sessions = Some(Arc::new(SessionCache::default()));
+        self
+    }
+
+    /// Drops the copy of a session that was just written (or failed to be).
+    fn written(&self, id: Uuid) {
+        if let Some(cache) = &self.sessions {
+            cache.invalidate(id);
         }
     }
 
@@ -203,12 +222,25 @@ impl Store {
 
     /// Inserts a session.
     pub async fn insert_session(&self, s: &SessionRow) -> Result<(), StoreError> {
-        self.aggregates.sessions.insert_session(s).await
+        let result = self.aggregates.sessions.insert_session(s).await;
+        self.written(s.id);
+        result
     }
 
     /// The session with this id, whoever owns it.
     pub async fn session(&self, id: Uuid) -> Result<Option<SessionRow>, StoreError> {
-        self.aggregates.sessions.session(id).await
+        let Some(cache) = &self.sessions else {
+            return self.aggregates.sessions.session(id).await;
+        };
+        if let Some(row) = cache.get(id) {
+            return Ok(Some(row));
+        }
+        let read_at = cache.reading();
+        let row = self.aggregates.sessions.session(id).await?;
+        if let Some(row) = &row {
+            cache.fill(row, read_at);
+        }
+        Ok(row)
     }
 
     /// Any session of another user (for the `cross-user-leak` fault).
@@ -236,7 +268,9 @@ impl Store {
 
     /// Writes provider, status, metadata, counters and timestamps back (never the messages).
     pub async fn update_session(&self, s: &SessionRow) -> Result<(), StoreError> {
-        self.aggregates.sessions.update_session(s).await
+        let result = self.aggregates.sessions.update_session(s).await;
+        self.written(s.id);
+        result
     }
 
     // ----- conversation -----
@@ -250,10 +284,13 @@ impl Store {
         insight: &InsightRecord,
         context: &Context,
     ) -> Result<(), StoreError> {
-        self.aggregates
+        let result = self
+            .aggregates
             .conversation
             .append_utterance(session_id, position, message, insight, context)
-            .await
+            .await;
+        self.written(session_id);
+        result
     }
 
     /// The messages of a session, oldest first.
@@ -270,10 +307,13 @@ impl Store {
         switch: &SwitchRecord,
         reset_context: bool,
     ) -> Result<(), StoreError> {
-        self.aggregates
+        let result = self
+            .aggregates
             .switches
             .record_switch(s, switch, reset_context)
-            .await
+            .await;
+        self.written(s.id);
+        result
     }
 
     /// Every switch of a session, oldest first.

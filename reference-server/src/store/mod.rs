@@ -9,6 +9,7 @@
 mod facade;
 mod models;
 mod postgres;
+mod session_cache;
 mod sqlite;
 pub mod traits;
 

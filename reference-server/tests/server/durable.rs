@@ -398,3 +398,53 @@ async fn a_socket_fills_a_seq_gap_from_the_store() {
         "nothing after the filled gap"
     );
 }
+
+/// An idle hub is evicted from memory, and the session's next hub numbers on from the store:
+/// eviction loses neither events nor seq order. A hub someone holds or a socket watches stays.
+#[tokio::test]
+async fn an_evicted_hub_numbers_on_from_the_store_and_held_hubs_stay() {
+    use std::time::Duration;
+
+    let app = crate::common::TestApp::new().await;
+    let (idle, held, watched) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    for id in [idle, held, watched] {
+        let hub = app.state.hubs.get(id);
+        hub.publish("transcript", serde_json::Map::new())
+            .await
+            .unwrap();
+        hub.publish("insight", serde_json::Map::new())
+            .await
+            .unwrap();
+    }
+    let holding = app.state.hubs.get(held);
+    let _subscription = app.state.hubs.get(watched).subscribe().await;
+    assert_eq!(app.state.hubs.len(), 3);
+    assert_eq!(
+        app.state.hubs.evict_idle(Duration::from_secs(3600)),
+        0,
+        "recently used hubs stay"
+    );
+    assert_eq!(app.state.hubs.evict_idle(Duration::ZERO), 1);
+    assert!(app.state.hubs.existing(idle).is_none());
+    assert!(app.state.hubs.existing(held).is_some());
+    assert!(app.state.hubs.existing(watched).is_some());
+
+    let next = app
+        .state
+        .hubs
+        .get(idle)
+        .publish("transcript", serde_json::Map::new())
+        .await
+        .unwrap();
+    assert_eq!(next.seq, 3, "numbering goes on after the stored events");
+    let stored = app.state.store.events_after(idle, 0, 10).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    drop(holding);
+}

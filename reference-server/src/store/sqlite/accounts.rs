@@ -32,7 +32,7 @@ impl UserStore for SqliteStore {
             .bind(&user.password_hash)
             .bind(&user.role)
             .bind(user.created_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_unique)?;
             Ok(())
@@ -79,7 +79,7 @@ impl CredentialStore for SqliteStore {
             .bind(family)
             .bind(created_at_ms)
             .bind(expires_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_unique)?;
             Ok(())
@@ -111,7 +111,7 @@ impl CredentialStore for SqliteStore {
             let done =
                 sqlx::query("UPDATE refresh_tokens SET used = 1 WHERE token_hash = ? AND used = 0")
                     .bind(hash)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
             Ok(done.rows_affected() == 1)
         })
@@ -121,7 +121,7 @@ impl CredentialStore for SqliteStore {
         Box::pin(async move {
             sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ?")
                 .bind(user_id.to_string())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             Ok(())
         })
@@ -140,7 +140,7 @@ impl CredentialStore for SqliteStore {
             .bind(jti)
             .bind(user_id.to_string())
             .bind(expires_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
             Ok(())
         })
@@ -164,7 +164,7 @@ impl CredentialStore for SqliteStore {
             )
             .bind(user_id.to_string())
             .bind(cutoff_ms)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
             Ok(())
         })

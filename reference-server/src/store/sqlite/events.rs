@@ -22,7 +22,7 @@ impl EventStore for SqliteStore {
             .bind(seq_to_db(seq)?)
             .bind(frame)
             .bind(now())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_unique)?;
             Ok(())

@@ -71,7 +71,7 @@ impl SessionStore for SqliteStore {
             .bind(s.created_at)
             .bind(s.updated_at)
             .bind(s.ended_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(crate::store::map_unique)?;
             Ok(())
@@ -149,7 +149,7 @@ impl SessionStore for SqliteStore {
             .bind(s.updated_at)
             .bind(s.ended_at)
             .bind(s.id.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
             Ok(())
         })
@@ -167,7 +167,7 @@ impl ConversationStore for SqliteStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let id = session_id.to_string();
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             sqlx::query(
                 "INSERT INTO session_messages (session_id, position, speaker, text, provider, message_id, at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -242,7 +242,7 @@ impl SwitchStore for SqliteStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let id = s.id.to_string();
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             if reset_context {
                 for sql in [
                     "DELETE FROM session_messages WHERE session_id = ?",
