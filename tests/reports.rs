@@ -92,11 +92,7 @@ async fn the_demo_writes_an_offline_html_page_and_sarif_drawn_from_the_run() {
     }
     // Every check has a finding whose id the page can link to.
     for c in results["checks"].as_array().expect("checks") {
-        let id = c["id"]
-            .as_str()
-            .expect("id")
-            .replace('.', "-")
-            .replace('_', "-");
+        let id = c["id"].as_str().expect("id").replace(['.', '_'], "-");
         assert!(doc.ids.contains(&format!("check-{id}")), "{id}");
     }
 
@@ -190,10 +186,11 @@ fn parse(html: &str) -> Doc {
                 .pop()
                 .unwrap_or_else(|| panic!("</{name}> without an open tag"));
             assert_eq!(open, name, "</{name}> closes <{open}>");
-            if name.len() == 2 && name.starts_with('h') {
-                if let Some(h) = heading.take() {
-                    doc.headings.push(decode(h.trim()));
-                }
+            if name.len() == 2
+                && name.starts_with('h')
+                && let Some(h) = heading.take()
+            {
+                doc.headings.push(decode(h.trim()));
             }
             if name == "svg" {
                 svg = None;

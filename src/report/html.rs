@@ -57,6 +57,8 @@ pub fn render(
     // Autoescape on: every value is text except `body`, which the template marks `safe`.
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec!["report.html"]);
+    // Tera's default also escapes `/`, which turns every path and unit into `&#x2F;`.
+    tera.set_escape_fn(escape);
     tera.add_raw_template("report.html", page_template)
         .map_err(|e| page_error(e, "report.html"))?;
     tera.render("report.html", &context)
@@ -193,7 +195,8 @@ fn anchor(check_id: &str) -> String {
 /// Where the plots go: after the heading that discusses them (exact heading text).
 const CONNECT_AND_EVENTS_AFTER: &str = "4.3 Performance Metrics";
 const SWITCH_AFTER: &str = "Performance Metrics";
-const SCORE_AFTER: &str = "14.1 Integration Health Scores";
+/// The score by category opens the report, where the verdict is (§14.1 has it in words).
+const SCORE_AFTER: &str = "Executive Summary";
 
 /// The Markdown as HTML with anchors, plots and check links, and the table of contents.
 fn body(report: &AuditReport, md: &str) -> (String, Vec<TocEntry>) {
@@ -350,7 +353,7 @@ impl Plots {
         match (level, heading) {
             (HeadingLevel::H3, CONNECT_AND_EVENTS_AFTER) => self.connect_and_events.take(),
             (HeadingLevel::H4, SWITCH_AFTER) => self.switch.take(),
-            (HeadingLevel::H3, SCORE_AFTER) => self.score.take(),
+            (HeadingLevel::H2, SCORE_AFTER) => self.score.take(),
             _ => None,
         }
     }

@@ -48,7 +48,8 @@ fn plots_sit_in_their_sections_and_draw_the_reports_numbers() {
     assert!(at("id=\"4-3-performance-metrics\"") < at("id=\"plot-ws-connect\""));
     assert!(at("id=\"plot-ws-event-latency\"") < at("id=\"5-provider-switching"));
     assert!(at("id=\"5-4-mid-call-switching-capabilities\"") < at("id=\"plot-switch-latency\""));
-    assert!(at("id=\"14-1-integration-health-scores\"") < at("id=\"plot-score\""));
+    assert!(at("id=\"executive-summary\"") < at("id=\"plot-score\""));
+    assert!(at("id=\"plot-score\"") < at("id=\"0-integration-evidence-checklist\""));
     let d = report
         .metrics
         .distributions
@@ -107,7 +108,7 @@ fn check_ids_link_to_findings_whose_evidence_links_to_the_evidence_folder() {
         .unwrap();
     let article = article.split("</article>").next().unwrap();
     assert!(
-        article.contains("<a href=\"evidence&#x2F;http.har#"),
+        article.contains("<a href=\"evidence/http.har#"),
         "{article}"
     );
 }

@@ -89,11 +89,17 @@ pub fn histogram(id: &str, title: &str, d: &Distribution) -> String {
     if let Some(t) = d.target_ms {
         target_line(&mut s, d, t, bar_w, plot_h);
     }
+    // The buckets are log-spaced when the samples span more than a factor of 4 (`stats`).
+    let log = match (d.buckets.first(), d.buckets.last()) {
+        (Some(f), Some(l)) => l.high_ms > 4.0 * f.low_ms,
+        _ => false,
+    };
     let _ = write!(
         s,
-        r##"<text x="{x:.1}" y="{y:.1}" text-anchor="middle" font-size="11">latency (ms); bars: samples per bucket; line: cumulative share</text></svg>"##,
+        r##"<text x="{x:.1}" y="{y:.1}" text-anchor="middle" font-size="11">latency (ms{scale}); bars: samples per bucket; line: cumulative share</text></svg>"##,
         x = LEFT + plot_w / 2.0,
         y = HEIGHT - 8.0,
+        scale = if log { ", log scale" } else { "" },
     );
     s
 }
