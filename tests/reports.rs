@@ -111,6 +111,49 @@ async fn the_demo_writes_an_offline_html_page_and_sarif_drawn_from_the_run() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_operation_is_a_sarif_alert_on_its_line_of_the_contract() {
+    let out = tempfile::tempdir().expect("out");
+    let mut cmd = voice_audit();
+    cmd.args([
+        "demo",
+        "--inject-fault",
+        "missing-switch-history",
+        "--switches",
+        "4",
+    ])
+    .args(["--timeout", "3", "--format", "sarif", "-q", "--out"])
+    .arg(out.path());
+    let _turn = crate::support::turn().await;
+    let output = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("joined");
+    assert_eq!(output.status.code(), Some(0));
+    let sarif: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("voice-audit.sarif")).expect("sarif"),
+    )
+    .expect("json");
+    let results = sarif["runs"][0]["results"].as_array().expect("results");
+    let missing = results
+        .iter()
+        .find(|r| r["ruleId"] == "contract.operations_implemented")
+        .expect("the missing operation is an alert");
+    assert_eq!(missing["level"], "error");
+    let location = &missing["locations"][0];
+    assert_eq!(location["logicalLocations"][0]["name"], "switchHistory");
+    let uri = location["physicalLocation"]["artifactLocation"]["uri"]
+        .as_str()
+        .expect("uri");
+    let line = location["physicalLocation"]["region"]["startLine"]
+        .as_u64()
+        .expect("line") as usize;
+    let contract =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(uri))
+            .expect("the uri is the repository's contract");
+    let declared = contract.lines().nth(line - 1).expect("line exists");
+    assert!(declared.contains("/switch-history:"), "{declared}");
+}
+
 #[test]
 fn completions_are_printed_for_bash_zsh_and_fish() {
     for shell in ["bash", "zsh", "fish"] {

@@ -66,11 +66,14 @@ fn rule(c: &CheckResult) -> Value {
 }
 
 fn result(report: &AuditReport, index: usize, c: &CheckResult) -> Value {
-    let mut text = format!("{}: {}", c.title, c.summary);
+    let mut text = format!("{}: {}", c.title, c.summary.trim_end_matches('.'));
+    text.push('.');
     if let Some(m) = &c.measured {
         text.push_str(&format!(" Measured {}, target {}.", m.display, c.target));
     }
-    let logical: Vec<Value> = operations_of(report, c)
+    let operations: Vec<&OperationRow> = operations_of(report, c).collect();
+    let logical: Vec<Value> = operations
+        .iter()
         .map(|o| {
             json!({
                 "name": o.operation_id,
@@ -79,9 +82,17 @@ fn result(report: &AuditReport, index: usize, c: &CheckResult) -> Value {
             })
         })
         .collect();
+    let source = &report.target.contract.source;
     let mut location = json!({
-        "physicalLocation": {"artifactLocation": {"uri": contract_uri(&report.target.contract.source)}},
+        "physicalLocation": {"artifactLocation": {"uri": contract_uri(source)}},
     });
+    // The line of the first operation's path in the contract, when the text is at hand.
+    if let Some(line) = operations
+        .first()
+        .and_then(|o| path_line(&contract_text(source)?, &o.path))
+    {
+        location["physicalLocation"]["region"] = json!({"startLine": line});
+    }
     if !logical.is_empty() {
         location["logicalLocations"] = Value::Array(logical);
     }
@@ -126,6 +137,28 @@ fn contract_uri(source: &str) -> String {
     } else {
         source.replace('\\', "/")
     }
+}
+
+/// The contract's text: the bundled document, or a local file that can still be read.
+fn contract_text(source: &str) -> Option<String> {
+    if source == "bundled" {
+        return Some(crate::contract::BUNDLED_OPENAPI.to_owned());
+    }
+    if source.contains("://") {
+        return None;
+    }
+    std::fs::read_to_string(source).ok()
+}
+
+/// 1-based line declaring `path` under `paths` (YAML `/p:` or JSON `"/p":`).
+fn path_line(text: &str, path: &str) -> Option<usize> {
+    let (yaml, json) = (format!("{path}:"), format!("\"{path}\":"));
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with(&yaml) || l.starts_with(&json)
+        })
+        .map(|i| i + 1)
 }
 
 /// Critical and high failures are errors (they block an integration), medium ones warnings.
@@ -184,6 +217,16 @@ mod tests {
             let uri = &r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
             assert_eq!(uri, "contracts/openapi.yaml");
         }
+    }
+
+    #[test]
+    fn operations_are_found_on_their_line() {
+        let text = "paths:\n  /a:\n    get: {}\n  \"/b/{id}\": {}\n";
+        assert_eq!(path_line(text, "/a"), Some(2));
+        assert_eq!(path_line(text, "/b/{id}"), Some(4));
+        assert_eq!(path_line(text, "/c"), None);
+        let bundled = contract_text("bundled").unwrap();
+        assert!(path_line(&bundled, "/api/v1/sessions/{session_id}").is_some());
     }
 
     #[test]
