@@ -373,9 +373,22 @@ impl Plots {
 /// A histogram with a caption from the same run's percentiles, or the reason there is none.
 fn figure(id: &str, title: &str, d: Option<&Distribution>, p: Option<&Percentiles>) -> String {
     let Some(d) = d.filter(|d| !d.buckets.is_empty()) else {
+        let why = match p {
+            // Results written before schema 1.2 kept percentiles only.
+            Some(p) => format!(
+                "no histogram in these results (written before results schema 1.2); p50 {} ms, p95 {} ms, n = {}",
+                num(p.p50),
+                num(p.p95),
+                p.count
+            ),
+            None => {
+                "not assessed: not measured in this run, so there is nothing to plot".to_owned()
+            }
+        };
         return format!(
-            "<p class=\"na\" id=\"{id}\">⚪ {}: not assessed: not measured in this run, so there is nothing to plot.</p>\n",
-            escape(title)
+            "<p class=\"na\" id=\"{id}\">⚪ {}: {}.</p>\n",
+            escape(title),
+            escape(&why)
         );
     };
     let stats = p.map_or_else(String::new, |p| {

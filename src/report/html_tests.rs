@@ -89,6 +89,15 @@ fn nothing_measured_says_so_instead_of_an_empty_plot() {
 }
 
 #[test]
+fn results_without_histograms_keep_their_percentiles() {
+    let mut report = fixture::mixed();
+    report.metrics.distributions = Default::default();
+    let html = page(&report);
+    assert!(!html.contains("class=\"bar\""));
+    assert!(html.contains("no histogram in these results (written before results schema 1.2)"));
+}
+
+#[test]
 fn check_ids_link_to_findings_whose_evidence_links_to_the_evidence_folder() {
     let report = fixture::mixed();
     let html = page(&report);
