@@ -11,7 +11,7 @@ use crate::probe::ProbeSettings;
 use crate::profile::Severity;
 use crate::report::{self, Format};
 use crate::run::{self, RunConfig};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,6 +35,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// Draft a binding (roles → operations) from an OpenAPI document; prints YAML to stdout.
     Bind(BindArgs),
+    /// Print a shell completion script, e.g. `voice-audit completions bash > voice-audit.bash`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -49,10 +54,11 @@ pub struct BindArgs {
 
 #[derive(Debug, Args)]
 pub struct Output {
-    /// Folder for report.md, results.json, junit.xml and evidence/.
+    /// Folder for the reports (report.md, results.json, junit.xml, report.html,
+    /// voice-audit.sarif) and evidence/.
     #[arg(long, default_value = "voice-audit-report")]
     pub out: PathBuf,
-    /// Report formats, comma separated.
+    /// Report formats, comma separated: md, json, junit, html, sarif.
     #[arg(long, value_delimiter = ',', default_value = "md,json,junit")]
     pub format: Vec<Format>,
     /// Do not write the evidence folder (HAR and WebSocket logs).
@@ -220,6 +226,15 @@ pub async fn execute(cli: Cli) -> ExitCode {
         }
         Command::Demo(args) => crate::demo::run(&args).await,
         Command::Bind(args) => bind(&args).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "voice-audit",
+                &mut std::io::stdout(),
+            );
+            Ok(true)
+        }
     };
     match result {
         Ok(true) => ExitCode::from(0),
@@ -257,12 +272,10 @@ pub async fn audit_and_report(config: &RunConfig, output: &Output) -> Result<boo
         .map(run::load_baseline)
         .transpose()?;
     let quiet = output.quiet;
-    let progress = move |step: &str| {
-        if !quiet {
-            eprintln!("voice-audit: {step}…");
-        }
-    };
-    let mut audit = run::audit(config, &progress).await?;
+    let progress = crate::progress::Progress::new(quiet);
+    let audit = run::audit(config, &|step: &str| progress.step(step)).await;
+    progress.finish();
+    let mut audit = audit?;
     let formats = if output.format.is_empty() {
         Format::ALL.to_vec()
     } else {
@@ -270,7 +283,10 @@ pub async fn audit_and_report(config: &RunConfig, output: &Output) -> Result<boo
     };
     let written = run::write(&mut audit, &formats, &output.out, !output.no_evidence)?;
     if !quiet {
-        println!("{}", report::summary_table(&audit.report));
+        let colour = report::colour_enabled(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+        let summary = report::summary_table(&audit.report);
+        let band = &audit.report.score.readiness.band;
+        println!("{}", report::paint_verdict(&summary, band, colour));
         for path in &written {
             println!("wrote {}", path.display());
         }

@@ -17,6 +17,7 @@ pub mod evidence;
 pub mod model;
 pub mod probe;
 pub mod profile;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod score;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Version of the `results.json` schema. Bump the minor for added fields, the major for changes.
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditReport {
@@ -186,6 +186,40 @@ pub struct Metrics {
     pub context_preserved_ratio: Option<f64>,
     pub revocation_rest_ms: Option<f64>,
     pub revocation_ws_ms: Option<f64>,
+    /// Schema 1.2: the shape of each latency, for the HTML report's plots (a 1.1 file reads
+    /// back with none).
+    #[serde(default)]
+    pub distributions: Distributions,
+}
+
+/// Histograms of the latencies summarised in [`Metrics`], from the same samples; `None` where
+/// nothing was measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Distributions {
+    pub ws_connect_ms: Option<Distribution>,
+    pub ws_event_latency_ms: Option<Distribution>,
+    pub switch_latency_ms: Option<Distribution>,
+}
+
+/// One latency as histogram buckets (ms), with the check it feeds and that check's target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    /// The check scored from these samples, e.g. `switch.latency`.
+    pub check_id: String,
+    /// The profile's full-credit threshold of that check (ms), drawn as the target line.
+    pub target_ms: Option<f64>,
+    /// Samples in all buckets together (equals the matching `Percentiles::count`).
+    pub count: u64,
+    /// Adjacent buckets from the smallest to the largest sample, in order.
+    pub buckets: Vec<Bucket>,
+}
+
+/// Samples in `[low_ms, high_ms)` (the last bucket includes `high_ms`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub low_ms: f64,
+    pub high_ms: f64,
+    pub count: u64,
 }
 
 /// Latency summary from an HDR histogram (microsecond resolution, reported in ms).

@@ -176,7 +176,7 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
         finished_at,
         duration_ms: clock.elapsed().as_millis() as u64,
         operations: check::rows::operations(&api, &log.exchanges()),
-        metrics: metrics(&obs),
+        metrics: metrics(&obs, &profile),
         gaps: score::gaps(&scored.checks, &profile),
         recommendations: score::recommendations(&scored.checks),
         score: scored.scorecard,
@@ -229,8 +229,11 @@ fn redact_checks(
     checks
 }
 
-fn metrics(obs: &Observations) -> Metrics {
-    let mut m = Metrics::default();
+fn metrics(obs: &Observations, profile: &Profile) -> Metrics {
+    let mut m = Metrics {
+        distributions: distributions(obs, profile),
+        ..Metrics::default()
+    };
     if let Some(Ok(s)) = &obs.stream {
         let sm = check::stream::metrics(s);
         m.ws_connect_ms = sm.connect_ms;
@@ -257,6 +260,40 @@ fn metrics(obs: &Observations) -> Metrics {
         m.revocation_ws_ms = r.ws_revoked_after().map(|d| d.as_secs_f64() * 1000.0);
     }
     m
+}
+
+/// The plots' histograms, from the samples the matching checks are scored on (a failed connect
+/// counts as the connect timeout, a transcript that never came as the wait, as in
+/// `check::stream`), each with its check's full-credit threshold as the target line.
+fn distributions(obs: &Observations, profile: &Profile) -> model::Distributions {
+    use crate::stats::Latencies;
+    let target = |id: &str| {
+        profile
+            .categories
+            .iter()
+            .flat_map(|c| &c.checks)
+            .find(|c| c.id == id && c.unit == "ms")
+            .map(|c| c.good)
+    };
+    let of = |l: Latencies, id: &str| l.distribution(id, target(id));
+    let mut d = model::Distributions::default();
+    if let Some(Ok(s)) = &obs.stream {
+        let mut connect = Latencies::new();
+        s.connect_times.iter().for_each(|t| connect.record(*t));
+        s.connect_failures
+            .iter()
+            .for_each(|_| connect.record(s.connect_timeout));
+        d.ws_connect_ms = of(connect, "ws.connect_time");
+        let mut events = Latencies::new();
+        s.latencies
+            .iter()
+            .for_each(|t| events.record(t.unwrap_or(s.step_wait)));
+        d.ws_event_latency_ms = of(events, "ws.event_latency");
+    }
+    if let Some(Ok(s)) = &obs.switching {
+        d.switch_latency_ms = of(s.latencies(), "switch.latency");
+    }
+    d
 }
 
 /// `http(s)://host[:port][/prefix]` → (base URL without trailing slash, `ws(s)://…` base).

@@ -1,7 +1,8 @@
 //! Latency statistics: every timing goes into an HDR histogram (microsecond resolution) and
-//! percentiles are read from it, never computed by hand from a sorted sample.
+//! percentiles are read from it, never computed by hand from a sorted sample. The plots' buckets
+//! are read from the same histogram, so a plot and the percentiles beside it agree.
 
-use crate::model::Percentiles;
+use crate::model::{Bucket, Distribution, Percentiles};
 use hdrhistogram::Histogram;
 use std::time::Duration;
 
@@ -54,6 +55,60 @@ impl Latencies {
     }
 }
 
+/// Buckets a plot shows at most.
+pub const PLOT_BUCKETS: usize = 24;
+
+impl Latencies {
+    /// The samples as at most [`PLOT_BUCKETS`] adjacent buckets from min to max: log-spaced
+    /// when the samples span more than a factor of 4 (latencies have long tails), linear
+    /// otherwise. `None` when nothing was recorded.
+    pub fn distribution(&self, check_id: &str, target_ms: Option<f64>) -> Option<Distribution> {
+        if self.histogram.is_empty() {
+            return None;
+        }
+        let (lo, hi) = (self.histogram.min(), self.histogram.max());
+        let (min, max) = (lo as f64, hi as f64);
+        let n = if self.histogram.equivalent(lo, hi) {
+            1
+        } else {
+            PLOT_BUCKETS
+        };
+        let log = max / min.max(1.0) > 4.0;
+        let edge = |i: usize| -> f64 {
+            let t = i as f64 / n as f64;
+            if log {
+                min * (max / min).powf(t)
+            } else {
+                min + (max - min) * t
+            }
+        };
+        let edges: Vec<f64> = (0..=n).map(edge).collect();
+        let mut counts = vec![0u64; n];
+        for v in self.histogram.iter_recorded() {
+            // The bucket of the value's equivalence range midpoint, clamped to the sample range.
+            let value =
+                (self.histogram.median_equivalent(v.value_iterated_to()) as f64).clamp(min, max);
+            let i = edges[1..].partition_point(|e| *e <= value).min(n - 1);
+            counts[i] += v.count_at_value();
+        }
+        let ms = |micros: f64| (micros / 1000.0 * 1000.0).round() / 1000.0;
+        Some(Distribution {
+            check_id: check_id.to_owned(),
+            target_ms,
+            count: self.histogram.len(),
+            buckets: counts
+                .iter()
+                .enumerate()
+                .map(|(i, &count)| Bucket {
+                    low_ms: ms(edges[i]),
+                    high_ms: ms(edges[i + 1]),
+                    count,
+                })
+                .collect(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +126,34 @@ mod tests {
         assert!((p.p99 - 99.0).abs() < 0.1, "{p:?}");
         assert!((p.max - 100.0).abs() < 0.1, "{p:?}");
         assert!((p.min - 1.0).abs() < 0.01, "{p:?}");
+    }
+
+    #[test]
+    fn buckets_hold_every_sample_in_order() {
+        let mut l = Latencies::new();
+        assert!(l.distribution("x", None).is_none());
+        for ms in [1u64, 2, 2, 3, 50, 400, 400, 999] {
+            l.record(Duration::from_millis(ms));
+        }
+        let d = l
+            .distribution("switch.latency", Some(500.0))
+            .expect("recorded");
+        assert_eq!(d.count, 8);
+        assert_eq!(d.buckets.iter().map(|b| b.count).sum::<u64>(), 8);
+        assert_eq!(d.buckets.len(), PLOT_BUCKETS);
+        assert!(d.buckets.windows(2).all(|w| w[0].high_ms == w[1].low_ms));
+        assert!((d.buckets[0].low_ms - 1.0).abs() < 0.01, "{d:?}");
+        // Log-spaced: the 1 ms sample and the 999 ms one land in the first and last bucket.
+        assert!(d.buckets[0].count >= 1 && d.buckets[PLOT_BUCKETS - 1].count >= 1);
+        assert_eq!(d.target_ms, Some(500.0));
+    }
+
+    #[test]
+    fn one_value_is_one_bucket() {
+        let mut l = Latencies::new();
+        l.record(Duration::from_millis(7));
+        let d = l.distribution("ws.reconnect_time", None).expect("recorded");
+        assert_eq!(d.buckets.len(), 1);
+        assert_eq!(d.buckets[0].count, 1);
     }
 }

@@ -70,7 +70,7 @@ async fn reports_and_evidence_are_complete_and_free_of_secrets() {
     let out = tempfile::tempdir().expect("out dir");
     let written =
         voice_audit::run::write(&mut audit, &Format::ALL, out.path(), true).expect("written");
-    assert_eq!(written.len(), 5, "{written:?}");
+    assert_eq!(written.len(), 7, "{written:?}");
     let md = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
     assert!(md.contains("**Score: 100/100**"), "headline");
     for placeholder in ["[Value]", "[ms]", "[Details]", "🟢/🟡/🔴", "[Score]", "[X]"] {
@@ -109,6 +109,14 @@ async fn reports_and_evidence_are_complete_and_free_of_secrets() {
         insta::assert_snapshot!("results_json", report::render(&audit.report, Format::Json, None).expect("json"));
         insta::assert_snapshot!("junit_xml", report::render(&audit.report, Format::Junit, None).expect("junit"));
     });
+    // The page's text is the report's; its plots are checked against the numbers in
+    // tests/reports.rs, so the snapshot keeps their place and drops their drawing.
+    let mut html_filters = filters.clone();
+    html_filters.push((r"(?s)<svg .*?</svg>".to_owned(), "[plot]".to_owned()));
+    let html = std::fs::read_to_string(out.path().join("report.html")).expect("report.html");
+    insta::with_settings!({filters => html_filters.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>()}, {
+        insta::assert_snapshot!("report_html", html);
+    });
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -140,6 +148,7 @@ fn redactions() -> Vec<(String, String)> {
         (r"poll \d+", "poll [n]"),
         (r#""(value|min|max|mean|p50|p95|p99|duration_ms|ws_throughput_msg_s|revocation_rest_ms|revocation_ws_ms|points_earned|credit)": -?\d+(\.\d+)?(e-?\d+)?"#, r#""$1": [measured]"#),
         (r#"time="[\d.]+""#, r#"time="[t]""#),
+        (r#"(?s)"buckets": \[[^\]]*\]"#, r#""buckets": "[measured]""#),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))

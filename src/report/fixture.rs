@@ -623,7 +623,22 @@ fn full_metrics() -> Metrics {
         context_preserved_ratio: Some(1.0),
         revocation_rest_ms: Some(3.0),
         revocation_ws_ms: Some(120.0),
+        distributions: Distributions {
+            ws_connect_ms: distribution("ws.connect_time", 500.0, 4.2),
+            ws_event_latency_ms: distribution("ws.event_latency", 100.0, 6.0),
+            switch_latency_ms: distribution("switch.latency", 500.0, 40.0),
+        },
     }
+}
+
+/// 50 fixed samples spread around `p50` (ms), bucketed the way a run does it.
+fn distribution(check_id: &str, target_ms: f64, p50: f64) -> Option<Distribution> {
+    let mut l = crate::stats::Latencies::new();
+    for i in 0..50u32 {
+        let factor = 0.5 + f64::from(i * i) / 700.0;
+        l.record(std::time::Duration::from_secs_f64(p50 * factor / 1000.0));
+    }
+    l.distribution(check_id, Some(target_ms))
 }
 
 fn operations() -> Vec<OperationRow> {

@@ -1,15 +1,18 @@
 //! Renders a finished [`AuditReport`] into the formats people and CI read.
 //!
-//! Renderers only read the report: every number was fixed by scoring, so Markdown, JSON, JUnit
-//! and the terminal summary can never disagree. Templates are embedded in the binary so the
+//! Renderers only read the report: every number was fixed by scoring, so Markdown, HTML, JSON,
+//! JUnit, SARIF and the terminal summary can never disagree. Templates are embedded in the binary so the
 //! tool works from any directory; `--templates` (a folder) overrides them for custom layouts.
 
 mod context;
 #[cfg(test)]
 mod fixture;
+mod html;
 mod json;
 mod junit;
 mod markdown;
+mod sarif;
+mod svg;
 mod terminal;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +20,8 @@ use std::path::{Path, PathBuf};
 use crate::model::AuditReport;
 
 pub use context::ReportContext;
-pub use terminal::summary_table;
+pub use html::EMBEDDED_HTML_TEMPLATE;
+pub use terminal::{colour_enabled, paint_verdict, summary_table};
 
 /// The embedded Markdown template (seed 000's audit template, filled from the report).
 pub const EMBEDDED_MARKDOWN_TEMPLATE: &str = include_str!("../../templates/report.md");
@@ -32,11 +36,21 @@ pub enum Format {
     Json,
     /// `junit.xml`: one test case per check, for CI dashboards.
     Junit,
+    /// `report.html`: the Markdown report as one offline page, with plots.
+    Html,
+    /// `voice-audit.sarif`: failed checks as SARIF 2.1.0 alerts for code scanning.
+    Sarif,
 }
 
 impl Format {
     /// Every format, in the order `write_all` writes them by default.
-    pub const ALL: [Format; 3] = [Format::Markdown, Format::Json, Format::Junit];
+    pub const ALL: [Format; 5] = [
+        Format::Markdown,
+        Format::Json,
+        Format::Junit,
+        Format::Html,
+        Format::Sarif,
+    ];
 
     /// The file this format is written to inside the output folder.
     pub fn file_name(self) -> &'static str {
@@ -44,6 +58,8 @@ impl Format {
             Format::Markdown => "report.md",
             Format::Json => "results.json",
             Format::Junit => "junit.xml",
+            Format::Html => "report.html",
+            Format::Sarif => "voice-audit.sarif",
         }
     }
 }
@@ -79,8 +95,9 @@ pub enum ReportError {
     },
 }
 
-/// Renders `report` in `format`. `templates_dir`, when given, must exist; a `report.md` in it
-/// replaces the embedded Markdown template (JSON and JUnit are not templated).
+/// Renders `report` in `format`. `templates_dir`, when given, must exist; a `report.md` or
+/// `report.html` in it replaces the embedded template (JSON, JUnit and SARIF are not templated;
+/// the HTML page's body is the Markdown report).
 pub fn render(
     report: &AuditReport,
     format: Format,
@@ -93,6 +110,12 @@ pub fn render(
         }
         Format::Json => json::render(report),
         Format::Junit => Ok(junit::render(report)),
+        Format::Html => html::render(
+            report,
+            &markdown_template(templates_dir)?,
+            &template(templates_dir, Format::Html, EMBEDDED_HTML_TEMPLATE)?,
+        ),
+        Format::Sarif => sarif::render(report),
     }
 }
 
@@ -131,18 +154,26 @@ pub fn write_all_with(
 }
 
 fn markdown_template(templates_dir: Option<&Path>) -> Result<String, ReportError> {
+    template(templates_dir, Format::Markdown, EMBEDDED_MARKDOWN_TEMPLATE)
+}
+
+fn template(
+    templates_dir: Option<&Path>,
+    format: Format,
+    embedded: &str,
+) -> Result<String, ReportError> {
     let Some(dir) = templates_dir else {
-        return Ok(EMBEDDED_MARKDOWN_TEMPLATE.to_owned());
+        return Ok(embedded.to_owned());
     };
     if !dir.is_dir() {
         return Err(ReportError::TemplatesDir {
             path: dir.to_path_buf(),
         });
     }
-    let path = dir.join(Format::Markdown.file_name());
+    let path = dir.join(format.file_name());
     if !path.exists() {
         // A folder that customises only some formats keeps the embedded template for the rest.
-        return Ok(EMBEDDED_MARKDOWN_TEMPLATE.to_owned());
+        return Ok(embedded.to_owned());
     }
     std::fs::read_to_string(&path).map_err(|source| ReportError::ReadTemplate { path, source })
 }
@@ -162,7 +193,16 @@ mod tests {
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["report.md", "results.json", "junit.xml"]);
+        assert_eq!(
+            names,
+            [
+                "report.md",
+                "results.json",
+                "junit.xml",
+                "report.html",
+                "voice-audit.sarif"
+            ]
+        );
         for p in &paths {
             assert!(std::fs::metadata(p).unwrap().len() > 0, "{p:?} is empty");
         }

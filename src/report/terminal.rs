@@ -61,6 +61,38 @@ pub fn summary_table(report: &AuditReport) -> String {
     )
 }
 
+/// Whether to colour output on a stream: only at a terminal, never with `NO_COLOR` set to
+/// anything non-empty (no-color.org) or `TERM=dumb`.
+pub fn colour_enabled(is_terminal: bool) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    is_terminal && !no_color && !dumb
+}
+
+/// The summary with its verdict line coloured by band (green, yellow, red) when `colour`.
+pub fn paint_verdict(summary: &str, band: &str, colour: bool) -> String {
+    if !colour {
+        return summary.to_owned();
+    }
+    let code = match band {
+        "excellent" => "32",
+        "good" => "33",
+        _ => "31",
+    };
+    summary
+        .lines()
+        .map(|l| {
+            if l.starts_with("Score:") {
+                format!("\x1b[1;{code}m{l}\x1b[0m")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
 fn check_row(check: &crate::model::CheckResult) -> Vec<String> {
     let measured = match (&check.measured, check.status) {
         (_, Status::NotAssessed) => status_label(Status::NotAssessed).to_owned(),
@@ -120,6 +152,15 @@ mod tests {
                 assert!(width <= 100, "{width} columns: {line}");
             }
         }
+    }
+
+    #[test]
+    fn the_verdict_is_coloured_only_when_asked() {
+        let text = summary_table(&fixture::all_pass());
+        assert_eq!(paint_verdict(&text, "excellent", false), text);
+        let painted = paint_verdict(&text, "excellent", true);
+        assert!(painted.contains("\x1b[1;32mScore: 100/100"), "{painted}");
+        assert_eq!(painted.matches('\x1b').count(), 2);
     }
 
     #[test]
