@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Version of the `results.json` schema. Bump the minor for added fields, the major for changes.
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditReport {
@@ -173,6 +173,11 @@ pub struct OperationRow {
     /// Status, content type and schema conform.
     pub contract: Status,
     pub notes: String,
+    /// What a recorded frontend HAR (`--frontend-har`) did with this operation: `🟢 called
+    /// 3× by the frontend, conforms`, `🔴 called 1×: wrong method…`, or that it was not called.
+    /// Absent when no HAR was given (schema 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

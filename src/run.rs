@@ -9,11 +9,12 @@ use crate::contract::{
 };
 use crate::error::AuditError;
 use crate::evidence::EvidenceLog;
-use crate::model::{self, AuditReport, ContractInfo, Metrics, ProfileInfo, TargetInfo, ToolInfo};
+use crate::har::FrontendHar;
+use crate::model::{self, AuditReport, ContractInfo, Metrics, TargetInfo, ToolInfo};
+use crate::observed::Observed;
 use crate::probe::{self, Ctx, Observations, ProbeSettings, client};
 use crate::profile::Profile;
-use crate::report::{self, Format};
-use crate::score;
+use crate::report::Format;
 use chrono::Utc;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +25,11 @@ pub struct RunConfig {
     pub target: String,
     pub contract: ContractSource,
     pub ws_contract: ContractSource,
-    pub profile: Option<PathBuf>,
+    /// Profiles to score the run against (bundled names or YAML files), each rendered to its
+    /// own files; the integration profile when empty. The first one decides the CI gate.
+    pub profiles: Vec<String>,
+    /// A HAR the frontend recorded, checked against the contract (`contract.service_layer`).
+    pub frontend_har: Option<PathBuf>,
     /// Binding of the scenarios' roles to the target's operations; the bundled reference
     /// binding when `None`.
     pub binding: Option<PathBuf>,
@@ -41,7 +46,8 @@ impl RunConfig {
             target: target.to_string(),
             contract: ContractSource::Bundled,
             ws_contract: ContractSource::Bundled,
-            profile: None,
+            profiles: Vec::new(),
+            frontend_har: None,
             binding: None,
             credentials: None,
             cors_origin: None,
@@ -52,8 +58,43 @@ impl RunConfig {
 
 /// The finished audit with the evidence it rests on.
 pub struct Audit {
+    /// The report under the first profile, which the CI gate and the summary table read.
     pub report: AuditReport,
+    pub profile: Profile,
+    /// The reports under the other profiles of `--profile`, in order.
+    pub others: Vec<(Profile, AuditReport)>,
+    /// What the run observed, from which every report above was assembled.
+    pub observed: Observed,
     pub evidence: EvidenceLog,
+}
+
+impl Audit {
+    /// Every report of the run with its profile, the first profile first.
+    pub fn reports(&self) -> impl Iterator<Item = (&Profile, &AuditReport)> {
+        std::iter::once((&self.profile, &self.report))
+            .chain(self.others.iter().map(|(p, r)| (p, r)))
+    }
+
+    /// Assembles the report of every profile from one set of observations.
+    pub fn from_observed(
+        observed: Observed,
+        profiles: Vec<Profile>,
+        evidence: EvidenceLog,
+    ) -> Option<Audit> {
+        let mut reports = profiles.into_iter().map(|p| {
+            let r = observed.assemble(&p);
+            (p, r)
+        });
+        let (profile, report) = reports.next()?;
+        let others = reports.collect();
+        Some(Audit {
+            report,
+            profile,
+            others,
+            observed,
+            evidence,
+        })
+    }
 }
 
 /// Progress lines for long runs; the CLI prints them to stderr, tests ignore them.
@@ -63,10 +104,13 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
     let started_at = Utc::now();
     let clock = Instant::now();
     let (base, ws_base) = parse_target(&config.target)?;
-    let profile = match &config.profile {
-        Some(p) => Profile::load(p)?,
-        None => Profile::bundled()?,
-    };
+    let profiles = Profile::resolve_all(&config.profiles)?;
+    // A broken HAR is the tool's input failing: refuse it before touching the target.
+    let frontend: Option<FrontendHar> = config
+        .frontend_har
+        .as_deref()
+        .map(crate::har::load)
+        .transpose()?;
     let fetcher = client::build_client(config.probe.timeout).map_err(AuditError::Client)?;
     progress("loading contracts");
     let api_source = config.contract.on_target(&base, "/openapi.json");
@@ -132,10 +176,27 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
     let mut findings = findings(&api, &ws_contract, &obs, &log);
     findings.extend(check::security::findings(obs.security.as_ref()));
     findings.push(check::unsecured::finding(&api, ctx.http.binding()));
-    let scored = score::score(&profile, &findings);
+    let mut operations = check::rows::operations(&api, &log.exchanges());
+    if let Some(har) = &frontend {
+        let prefix = url::Url::parse(&base)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
+        let layer = check::service_layer::check(&api, har, &prefix);
+        findings.push(layer.finding);
+        for row in &mut operations {
+            let key = format!("{} {}", row.method.to_uppercase(), row.path);
+            row.frontend = Some(
+                layer
+                    .usage
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| "not called in the recorded frontend HAR".to_string()),
+            );
+        }
+    }
     let finished_at = Utc::now();
-    let report = AuditReport {
-        schema_version: model::SCHEMA_VERSION.to_string(),
+    let observed = Observed {
+        schema_version: crate::observed::OBSERVATIONS_VERSION.to_string(),
         tool: ToolInfo {
             name: "voice-audit".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -145,15 +206,6 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
             started_at.format("%Y%m%d"),
             &uuid::Uuid::new_v4().simple().to_string()[..6]
         ),
-        profile: ProfileInfo {
-            id: profile.id.clone(),
-            title: profile.title.clone(),
-            template_max_total: profile.template_max_total(),
-            normalisation: format!(
-                "The template's category maxima sum to {}; each assessed check keeps its template points and the assessed points are scaled to 100. Checks that could not be assessed leave the denominator.",
-                profile.template_max_total()
-            ),
-        },
         target: TargetInfo {
             base_url: base.clone(),
             contract: ContractInfo {
@@ -175,18 +227,16 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
         started_at,
         finished_at,
         duration_ms: clock.elapsed().as_millis() as u64,
-        operations: check::rows::operations(&api, &log.exchanges()),
+        findings: redact_findings(findings, &log),
+        operations,
         metrics: metrics(&obs),
-        gaps: score::gaps(&scored.checks, &profile),
-        recommendations: score::recommendations(&scored.checks),
-        score: scored.scorecard,
-        checks: redact_checks(scored.checks, &log),
-        evidence_dir: None,
     };
-    Ok(Audit {
-        report,
-        evidence: log,
-    })
+    Audit::from_observed(observed, profiles, log).ok_or(AuditError::Profile(
+        crate::profile::ProfileError::Malformed {
+            name: "--profile".into(),
+            reason: "no profile".into(),
+        },
+    ))
 }
 
 fn findings(
@@ -216,17 +266,14 @@ fn findings(
 }
 
 /// Details quote the deployment's answers; mask anything secret that slipped into them.
-fn redact_checks(
-    mut checks: Vec<model::CheckResult>,
-    log: &EvidenceLog,
-) -> Vec<model::CheckResult> {
-    for c in &mut checks {
+fn redact_findings(mut findings: Vec<Finding>, log: &EvidenceLog) -> Vec<Finding> {
+    for c in &mut findings {
         c.summary = log.redactor.text(&c.summary);
         for d in &mut c.details {
             *d = log.redactor.text(d);
         }
     }
-    checks
+    findings
 }
 
 fn metrics(obs: &Observations) -> Metrics {
@@ -303,7 +350,8 @@ async fn reachable(http: &client::Http, base: &str) -> Result<(), AuditError> {
     }
 }
 
-/// Writes the reports and the evidence folder; returns the files written.
+/// Writes the evidence folder, `observations.json` (what `rescore` reads back) and the reports
+/// of every profile; returns the files written.
 pub fn write(
     audit: &mut Audit,
     formats: &[Format],
@@ -320,8 +368,12 @@ pub fn write(
                 .map_err(|source| AuditError::Write { path: dir, source })?,
         );
         audit.report.evidence_dir = Some("evidence".to_string());
+        for (_, r) in &mut audit.others {
+            r.evidence_dir = Some("evidence".to_string());
+        }
     }
-    written.extend(report::write_all(&audit.report, formats, out)?);
+    written.push(audit.observed.save(out)?);
+    written.extend(crate::report_set::write(audit.reports(), formats, out)?);
     Ok(written)
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod faults;
 mod honest;
 mod hostile;
+mod profiles;
 mod security;
 mod services;
 mod tokens;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::AuditReport;
 
-pub use context::ReportContext;
+pub use context::{CheckView, ReportContext, cell, num};
 pub use terminal::summary_table;
 
 /// The embedded Markdown template (seed 000's audit template, filled from the report).
