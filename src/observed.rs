@@ -48,6 +48,33 @@ pub enum ObservedError {
 }
 
 impl Observed {
+    /// The same observations with every fractional number kept to 6 decimals. Printed, such a
+    /// number has at most 15 significant digits, which JSON parsing reads back exactly, so a
+    /// report assembled now and one assembled from the saved file are byte for byte the same
+    /// (the full 17 digits of an arbitrary `f64` may come back one unit in the last place off).
+    pub fn canonical(self) -> Observed {
+        fn round(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Number(n) if n.is_f64() => {
+                    if let Some(x) = n.as_f64()
+                        && x.abs() < 1e9
+                        && let Some(r) = serde_json::Number::from_f64((x * 1e6).round() / 1e6)
+                    {
+                        *n = r;
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter_mut().for_each(round),
+                serde_json::Value::Object(map) => map.values_mut().for_each(round),
+                _ => {}
+            }
+        }
+        let Ok(mut value) = serde_json::to_value(&self) else {
+            return self;
+        };
+        round(&mut value);
+        serde_json::from_value(value).unwrap_or(self)
+    }
+
     pub fn load(dir: &Path) -> Result<Observed, ObservedError> {
         let path = dir.join(FILE_NAME);
         let text = std::fs::read_to_string(&path).map_err(|source| ObservedError::Read {
@@ -111,6 +138,68 @@ impl Observed {
             score: scored.scorecard,
             checks: scored.checks,
             evidence_dir: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Finding;
+
+    fn observed(value: f64) -> Observed {
+        let now = chrono::DateTime::from_timestamp(1_764_547_200, 123_456_789).unwrap_or_default();
+        let contract = crate::model::ContractInfo {
+            title: "t".into(),
+            version: "1".into(),
+            spec_version: "3.1.0".into(),
+            source: "bundled".into(),
+            operations: 1,
+        };
+        Observed {
+            schema_version: OBSERVATIONS_VERSION.into(),
+            tool: ToolInfo {
+                name: "voice-audit".into(),
+                version: "0".into(),
+            },
+            audit_id: "FE-BE-INT-20261201-abcdef".into(),
+            target: TargetInfo {
+                base_url: "http://127.0.0.1:1".into(),
+                contract: contract.clone(),
+                ws_contract: contract,
+                read_only: false,
+            },
+            started_at: now,
+            finished_at: now,
+            duration_ms: 1,
+            findings: vec![
+                Finding::ratio("contract.operations_implemented", 11, 12, "operations"),
+                Finding::millis("switch.latency", value, "p95".into()),
+            ],
+            operations: Vec::new(),
+            metrics: Metrics {
+                ws_throughput_msg_s: Some(value * 7.0),
+                ..Metrics::default()
+            },
+        }
+    }
+
+    #[test]
+    fn saved_observations_assemble_the_same_report() {
+        let profile = Profile::bundled().expect("profile");
+        let dir = tempfile::tempdir().expect("dir");
+        for value in [
+            0.1 + 0.2,
+            1.0 / 3.0,
+            123.456_789_012_345_67,
+            2.2250738585072014e-300,
+        ] {
+            let now = observed(value).canonical();
+            now.save(dir.path()).expect("saved");
+            let back = Observed::load(dir.path()).expect("loaded");
+            let a = serde_json::to_string(&now.assemble(&profile)).expect("json");
+            let b = serde_json::to_string(&back.assemble(&profile)).expect("json");
+            assert_eq!(a, b, "{value}");
         }
     }
 }

@@ -231,7 +231,7 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
         operations,
         metrics: metrics(&obs),
     };
-    Audit::from_observed(observed, profiles, log).ok_or(AuditError::Profile(
+    Audit::from_observed(observed.canonical(), profiles, log).ok_or(AuditError::Profile(
         crate::profile::ProfileError::Malformed {
             name: "--profile".into(),
             reason: "no profile".into(),

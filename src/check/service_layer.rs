@@ -85,10 +85,21 @@ pub fn check(api: &ApiContract, har: &FrontendHar, prefix: &str) -> ServiceLayer
     for call in &judged {
         let path = path_of(call);
         let (key_path, op, problem) = judge(api, call, &path);
+        // A wrong method is still a use of the operations on that path: their row shows it.
+        let neighbours: Vec<String> = match (&problem, op) {
+            (Some(Problem::WrongMethod { .. }), None) => api
+                .operations
+                .iter()
+                .filter(|o| o.path == key_path)
+                .map(Operation::label)
+                .collect(),
+            _ => Vec::new(),
+        };
         let g = groups
             .entry((call.method.clone(), key_path))
             .or_insert_with(|| Group {
                 op: op.map(Operation::label),
+                neighbours,
                 ..Group::default()
             });
         g.calls += 1;
@@ -131,7 +142,22 @@ pub fn check(api: &ApiContract, har: &FrontendHar, prefix: &str) -> ServiceLayer
                 let problems: Vec<String> = g.problems.iter().map(Problem::text).collect();
                 format!("🔴 called {}×: {}", g.calls, problems.join("; "))
             };
-            usage.insert(label.clone(), text);
+            // A wrong-method call sorted earlier may already have noted itself here.
+            let noted = usage.remove(label);
+            usage.insert(
+                label.clone(),
+                noted.map_or_else(|| text.clone(), |n| format!("{text}; {n}")),
+            );
+        }
+        for label in &g.neighbours {
+            let text = format!("🔴 called {}× with {method}: wrong method", g.calls);
+            usage
+                .entry(label.clone())
+                .and_modify(|u| {
+                    u.push_str("; ");
+                    u.push_str(&text);
+                })
+                .or_insert(text);
         }
     }
     let mut finding = Finding::ratio(ID, passed, total, "frontend API endpoints");
@@ -172,6 +198,8 @@ struct Group {
     entries: Vec<usize>,
     problems: Vec<Problem>,
     op: Option<String>,
+    /// Operations on the path of a wrong-method call.
+    neighbours: Vec<String>,
 }
 
 /// The path to group by (the template when one matched), the operation, and what is wrong.
@@ -340,7 +368,11 @@ mod tests {
             crate::check::Outcome::Measured { value, .. } => assert_eq!(*value, 0.25),
             other => panic!("{other:?}"),
         }
-        assert!(out.usage["GET /api/v1/auth/me"].starts_with("🟢"));
+        let me = &out.usage["GET /api/v1/auth/me"];
+        assert!(
+            me.starts_with("🟢") && me.contains("with DELETE: wrong method"),
+            "{me}"
+        );
         assert!(out.usage["POST /api/v1/sessions"].starts_with("🔴"));
     }
 }
