@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Version of the `results.json` schema. Bump the minor for added fields, the major for changes.
+/// 1.2 added `operations[].frontend` (what a recorded frontend HAR did with the operation).
 pub const SCHEMA_VERSION: &str = "1.2";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -215,7 +215,7 @@ fn judge<'a>(
         .collect();
     if on_path.is_empty() {
         return (
-            path.to_string(),
+            masked_path(path),
             None,
             Some(Problem::NotServed {
                 suggestion: suggest(api, &call.method, path),
@@ -278,6 +278,25 @@ fn body_problem(api: &ApiContract, op: &Operation, call: &Call) -> Option<Proble
         })
         .collect();
     (!violations.is_empty()).then_some(Problem::BodyBreaksSchema(violations))
+}
+
+/// A path the contract does not know, with segments that look like credentials (a JWT, a long
+/// opaque token) masked: a frontend may carry a reset token or an API key in its URLs.
+fn masked_path(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            let opaque = seg.len() >= 32
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.~%=".contains(&b));
+            if seg.starts_with("eyJ") || opaque {
+                "{redacted}"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn literal_segments(template: &str) -> usize {
@@ -348,6 +367,12 @@ mod tests {
                     Some(r#"{"provider": 42, "secret": "pw-secret-1"}"#),
                 ),
                 call(3, "GET", "/api/v1/auth/me", None),
+                call(
+                    4,
+                    "GET",
+                    "/reset/eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl",
+                    None,
+                ),
             ],
             ..FrontendHar::default()
         };
@@ -363,9 +388,13 @@ mod tests {
             !text.contains("pw-secret-1"),
             "a value sent by the frontend leaked: {text}"
         );
-        assert_eq!(out.finding.details.len(), 3, "{text}");
+        assert!(
+            text.contains("GET /reset/{redacted}") && !text.contains("eyJ"),
+            "{text}"
+        );
+        assert_eq!(out.finding.details.len(), 4, "{text}");
         match &out.finding.outcome {
-            crate::check::Outcome::Measured { value, .. } => assert_eq!(*value, 0.25),
+            crate::check::Outcome::Measured { value, .. } => assert_eq!(*value, 0.2),
             other => panic!("{other:?}"),
         }
         let me = &out.usage["GET /api/v1/auth/me"];
