@@ -114,6 +114,8 @@ pub enum ProfileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("no audit profile given")]
+    NoProfile,
     #[error(
         "unknown profile {name:?}: not a bundled profile (integration, readiness, status) nor a file"
     )]

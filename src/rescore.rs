@@ -37,8 +37,7 @@ pub fn rescore(
             dir.join("evidence").display().to_string()
         }
     });
-    let mut audit = Audit::from_observed(observed, profiles, EvidenceLog::default())
-        .ok_or_else(|| AuditError::Observed(no_profile()))?;
+    let mut audit = Audit::from_observed(observed, profiles, EvidenceLog::default())?;
     audit.report.evidence_dir = evidence_dir.clone();
     for (_, r) in &mut audit.others {
         r.evidence_dir = evidence_dir.clone();
@@ -50,11 +49,4 @@ pub fn rescore(
     }
     written.extend(crate::report_set::write(audit.reports(), formats, out)?);
     Ok((audit, written))
-}
-
-fn no_profile() -> crate::observed::ObservedError {
-    crate::observed::ObservedError::Malformed {
-        path: PathBuf::from("--profile"),
-        reason: "no profile to score with".to_string(),
-    }
 }

@@ -80,14 +80,16 @@ impl Audit {
         observed: Observed,
         profiles: Vec<Profile>,
         evidence: EvidenceLog,
-    ) -> Option<Audit> {
+    ) -> Result<Audit, crate::profile::ProfileError> {
         let mut reports = profiles.into_iter().map(|p| {
             let r = observed.assemble(&p);
             (p, r)
         });
-        let (profile, report) = reports.next()?;
+        let (profile, report) = reports
+            .next()
+            .ok_or(crate::profile::ProfileError::NoProfile)?;
         let others = reports.collect();
-        Some(Audit {
+        Ok(Audit {
             report,
             profile,
             others,
@@ -231,12 +233,7 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
         operations,
         metrics: metrics(&obs),
     };
-    Audit::from_observed(observed.canonical(), profiles, log).ok_or(AuditError::Profile(
-        crate::profile::ProfileError::Malformed {
-            name: "--profile".into(),
-            reason: "no profile".into(),
-        },
-    ))
+    Ok(Audit::from_observed(observed.canonical(), profiles, log)?)
 }
 
 fn findings(
