@@ -184,17 +184,8 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
             .map(|u| u.path().to_string())
             .unwrap_or_default();
         let layer = check::service_layer::check(&api, har, &prefix);
+        layer.annotate(&mut operations);
         findings.push(layer.finding);
-        for row in &mut operations {
-            let key = format!("{} {}", row.method.to_uppercase(), row.path);
-            row.frontend = Some(
-                layer
-                    .usage
-                    .get(&key)
-                    .cloned()
-                    .unwrap_or_else(|| "not called in the recorded frontend HAR".to_string()),
-            );
-        }
     }
     let finished_at = Utc::now();
     let observed = Observed {

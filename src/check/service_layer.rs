@@ -10,6 +10,7 @@
 use super::Finding;
 use crate::contract::{ApiContract, Operation};
 use crate::har::{Call, FrontendHar};
+use crate::model::OperationRow;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const ID: &str = "contract.service_layer";
@@ -18,6 +19,21 @@ pub const ID: &str = "contract.service_layer";
 pub struct ServiceLayer {
     pub finding: Finding,
     pub usage: BTreeMap<String, String>,
+}
+
+impl ServiceLayer {
+    /// Fills the "Frontend Usage" of every operation row.
+    pub fn annotate(&self, rows: &mut [OperationRow]) {
+        for row in rows {
+            let key = format!("{} {}", row.method.to_uppercase(), row.path);
+            row.frontend = Some(
+                self.usage
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| "not called in the recorded frontend HAR".to_string()),
+            );
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
