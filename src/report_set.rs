@@ -302,3 +302,75 @@ fn bands(profile: &Profile, components: &[ComponentView]) -> Vec<BandView> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Finding;
+    use crate::model::{ContractInfo, Metrics, TargetInfo, ToolInfo};
+    use crate::observed::Observed;
+
+    fn observed(findings: Vec<Finding>) -> Observed {
+        let contract = ContractInfo {
+            title: "Voice".into(),
+            version: "1".into(),
+            spec_version: "3.1.0".into(),
+            source: "bundled".into(),
+            operations: 4,
+        };
+        Observed {
+            schema_version: crate::observed::OBSERVATIONS_VERSION.into(),
+            tool: ToolInfo {
+                name: "voice-audit".into(),
+                version: "0".into(),
+            },
+            audit_id: "FE-BE-INT-20261201-abcdef".into(),
+            target: TargetInfo {
+                base_url: "http://127.0.0.1:1".into(),
+                contract: contract.clone(),
+                ws_contract: contract,
+                read_only: false,
+            },
+            started_at: chrono::DateTime::UNIX_EPOCH,
+            finished_at: chrono::DateTime::UNIX_EPOCH,
+            duration_ms: 1,
+            findings,
+            operations: Vec::new(),
+            metrics: Metrics::default(),
+        }
+    }
+
+    #[test]
+    fn component_scores_are_computed_from_the_checks() {
+        let profile = Profile::resolve("readiness").expect("bundled");
+        // 3 of 4 operations implemented: half credit between poor 0.5 and good 1.0.
+        let obs = observed(vec![
+            Finding::ratio("contract.operations_implemented", 3, 4, "operations"),
+            Finding::ratio("auth.enforced", 12, 12, "requests"),
+            Finding::ratio("auth.token_forgery", 5, 5, "forged tokens"),
+        ]);
+        let report = obs.assemble(&profile);
+        let md = render(&profile, &report, Format::Markdown).expect("renders");
+        // (20 × 0.5 + 20) / 40 points assessed in the API gateway.
+        assert!(md.contains("**API Gateway: 75/100**"), "{md}");
+        assert!(md.contains("API Gateway: 75/100 🟠"), "{md}");
+        assert!(md.contains("**Security: 100/100**"), "{md}");
+        assert!(
+            md.contains("**Observability: not assessed: "),
+            "a component with nothing assessed carries no number"
+        );
+        assert!(md.contains("| **B001** | API Gateway |"), "{md}");
+        let views = components(&profile, &report);
+        assert_eq!(views[0].value, Some(75.0));
+        assert!(views.iter().any(|c| c.value.is_none()));
+    }
+
+    #[test]
+    fn an_unknown_template_name_is_an_error() {
+        let mut profile = Profile::resolve("status").expect("bundled");
+        profile.template = "nope.md".into();
+        let report = observed(Vec::new()).assemble(&profile);
+        let err = render(&profile, &report, Format::Markdown).expect_err("unknown");
+        assert!(err.to_string().contains("nope.md"), "{err}");
+    }
+}
