@@ -63,6 +63,8 @@ struct HarLog {
 #[derive(Deserialize)]
 struct Entry {
     request: Request,
+    #[serde(default)]
+    response: Option<Response>,
     /// Chromium's resource type (`xhr`, `fetch`, `script`, `websocket`…); absent elsewhere.
     #[serde(rename = "_resourceType", default)]
     resource_type: Option<String>,
@@ -75,6 +77,30 @@ struct Request {
     #[serde(rename = "postData", default)]
     post_data: Option<PostData>,
 }
+
+#[derive(Deserialize)]
+struct Response {
+    #[serde(default)]
+    content: Option<Content>,
+}
+
+#[derive(Deserialize)]
+struct Content {
+    #[serde(rename = "mimeType", default)]
+    mime_type: String,
+}
+
+/// Response types of page loads rather than API answers (pages, scripts, styles, media).
+const PAGE_TYPES: &[&str] = &[
+    "text/html",
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "image/",
+    "font/",
+    "audio/",
+    "video/",
+];
 
 #[derive(Deserialize)]
 struct PostData {
@@ -141,9 +167,17 @@ pub fn parse(text: &str) -> Result<FrontendHar, String> {
         }
         let api_kind = match kind.as_deref() {
             Some(k) => matches!(k, "xhr" | "fetch"),
+            // Without Chromium's resource type (Firefox, Safari), a page, script or image is
+            // told by its extension or the type it was answered with.
             None => {
                 let p = url.path().to_ascii_lowercase();
+                let answered = entry
+                    .response
+                    .and_then(|r| r.content)
+                    .map(|c| c.mime_type.to_ascii_lowercase())
+                    .unwrap_or_default();
                 !STATIC.iter().any(|ext| p.ends_with(ext))
+                    && !PAGE_TYPES.iter().any(|t| answered.starts_with(t))
             }
         };
         if !matches!(url.scheme(), "http" | "https") || method == "OPTIONS" || !api_kind {
@@ -185,6 +219,8 @@ mod tests {
 
     #[test]
     fn api_calls_are_kept_and_the_rest_counted() {
+        let mut page = entry("GET", "https://app.example.test/dashboard", None, None);
+        page["response"]["content"] = serde_json::json!({ "mimeType": "text/html; charset=utf-8" });
         let har = serde_json::json!({ "log": { "version": "1.2", "entries": [
             entry("post", "https://api.example.test/api/v1/auth/login?x=1", Some("fetch"), Some("{}")),
             entry("GET", "https://app.example.test/main.js", Some("script"), None),
@@ -192,9 +228,10 @@ mod tests {
             entry("OPTIONS", "https://api.example.test/api/v1/sessions", None, None),
             entry("GET", "wss://api.example.test/ws/sessions/1", None, None),
             entry("GET", "https://api.example.test/api/v1/sessions", None, None),
+            page,
         ] } });
         let parsed = parse(&har.to_string()).expect("valid");
-        assert_eq!(parsed.skipped, 3);
+        assert_eq!(parsed.skipped, 4);
         assert_eq!(parsed.websockets, 1);
         let calls: Vec<(&str, &str)> = parsed
             .calls
