@@ -40,6 +40,27 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Score a finished run again from its saved observations (no target): same profile, same
+    /// results; another profile, that profile's verdict on the same evidence.
+    Rescore(RescoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RescoreArgs {
+    /// Output folder of an earlier `run` or `demo` (holds observations.json).
+    pub dir: PathBuf,
+    /// Profiles, comma separated: `integration`, `readiness`, `status` or YAML files.
+    #[arg(long, value_delimiter = ',')]
+    pub profile: Vec<String>,
+    /// Report formats, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "md,json,junit")]
+    pub format: Vec<Format>,
+    /// Folder for the new reports; DIR itself by default.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No summary table.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -93,9 +114,14 @@ pub struct Probing {
     /// Overall budget of the contract walk, in seconds; operations not reached are listed.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub walk_budget: u64,
-    /// Audit profile (rubric) file; the bundled integration profile by default.
-    #[arg(long)]
-    pub profile: Option<PathBuf>,
+    /// Audit profiles, comma separated: bundled `integration` (default), `readiness` (seed
+    /// 002), `status` (seed 004), or YAML files. Each writes its own reports; the first gates.
+    #[arg(long, value_delimiter = ',')]
+    pub profile: Vec<String>,
+    /// A HAR 1.2 recorded in the frontend's browser devtools: every API call it made is checked
+    /// against the contract (path, method, body schema).
+    #[arg(long, value_name = "FILE")]
+    pub frontend_har: Option<PathBuf>,
     /// An origin the deployment allows to call it from a browser (CORS allow-list), e.g.
     /// https://app.example.com: its preflight must pass. Arbitrary origins are always tried.
     #[arg(long, value_parser = parse_origin)]
@@ -208,7 +234,8 @@ impl RunArgs {
             target: self.target.clone(),
             contract: ContractSource::parse(&self.contract),
             ws_contract: ContractSource::parse(&self.ws_contract),
-            profile: self.probing.profile.clone(),
+            profiles: self.probing.profile.clone(),
+            frontend_har: self.probing.frontend_har.clone(),
             binding: self.binding.clone(),
             credentials: self.email.clone().zip(self.password.clone()),
             cors_origin: self.probing.cors_origin.clone(),
@@ -235,6 +262,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
             );
             Ok(true)
         }
+        Command::Rescore(args) => rescore(&args),
     };
     match result {
         Ok(true) => ExitCode::from(0),
@@ -244,6 +272,21 @@ pub async fn execute(cli: Cli) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Re-scores a saved run and prints what it wrote; `Ok(true)` when written.
+fn rescore(args: &RescoreArgs) -> Result<bool, AuditError> {
+    let (audit, written) =
+        crate::rescore::rescore(&args.dir, &args.profile, &args.format, args.out.as_deref())?;
+    if !args.quiet {
+        for (_, r) in audit.reports() {
+            println!("{}", report::summary_table(r));
+        }
+        for path in &written {
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(true)
 }
 
 /// Loads the contract and prints the drafted binding; `Ok(true)` when printed.
@@ -284,9 +327,10 @@ pub async fn audit_and_report(config: &RunConfig, output: &Output) -> Result<boo
     let written = run::write(&mut audit, &formats, &output.out, !output.no_evidence)?;
     if !quiet {
         let colour = report::colour_enabled(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-        let summary = report::summary_table(&audit.report);
-        let band = &audit.report.score.readiness.band;
-        println!("{}", report::paint_verdict(&summary, band, colour));
+        for (_, r) in audit.reports() {
+            let summary = report::summary_table(r);
+            println!("{}", report::paint_verdict(&summary, &r.score.readiness.band, colour));
+        }
         for path in &written {
             println!("wrote {}", path.display());
         }

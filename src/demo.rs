@@ -46,7 +46,8 @@ pub async fn run(args: &DemoArgs) -> Result<bool, AuditError> {
     }
     let mut config = RunConfig::new(&server.base_url());
     config.probe = args.probing.settings(true);
-    config.profile = args.probing.profile.clone();
+    config.profiles = args.probing.profile.clone();
+    config.frontend_har = args.probing.frontend_har.clone();
     config.cors_origin = args.probing.cors_origin.clone();
     let outcome = audit_and_report(&config, &args.output).await;
     server.shutdown().await;

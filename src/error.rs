@@ -16,6 +16,10 @@ pub enum AuditError {
     Profile(#[from] crate::profile::ProfileError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    Har(#[from] crate::har::HarError),
+    #[error(transparent)]
+    Observed(#[from] crate::observed::ObservedError),
     #[error("the target {url} cannot be reached: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("invalid target URL {url:?}: {reason}")]

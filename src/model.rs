@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Version of the `results.json` schema. Bump the minor for added fields, the major for changes.
+/// 1.2 added `operations[].frontend` (what a recorded frontend HAR did with the operation) and
+/// `metrics.distributions` (latency buckets for the HTML report's plots).
 pub const SCHEMA_VERSION: &str = "1.2";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +175,11 @@ pub struct OperationRow {
     /// Status, content type and schema conform.
     pub contract: Status,
     pub notes: String,
+    /// What a recorded frontend HAR (`--frontend-har`) did with this operation: `🟢 called
+    /// 3× by the frontend, conforms`, `🔴 called 1×: wrong method…`, or that it was not called.
+    /// Absent when no HAR was given (schema 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

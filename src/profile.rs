@@ -8,6 +8,15 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 pub const BUNDLED_INTEGRATION: &str = include_str!("../audits/integration.yaml");
+pub const BUNDLED_READINESS: &str = include_str!("../audits/readiness.yaml");
+pub const BUNDLED_STATUS: &str = include_str!("../audits/status.yaml");
+
+/// The profiles built into the binary, by the name `--profile` takes.
+pub const BUNDLED: [(&str, &str); 3] = [
+    ("integration", BUNDLED_INTEGRATION),
+    ("readiness", BUNDLED_READINESS),
+    ("status", BUNDLED_STATUS),
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +114,12 @@ pub enum ProfileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("no audit profile given")]
+    NoProfile,
+    #[error(
+        "unknown profile {name:?}: not a bundled profile (integration, readiness, status) nor a file"
+    )]
+    Unknown { name: String },
     #[error("profile {name} is malformed: {reason}")]
     Malformed { name: String, reason: String },
 }
@@ -112,6 +127,50 @@ pub enum ProfileError {
 impl Profile {
     pub fn bundled() -> Result<Profile, ProfileError> {
         Profile::parse(BUNDLED_INTEGRATION, "integration (bundled)")
+    }
+
+    /// A bundled profile by name (`integration`, `readiness`, `status`), otherwise a YAML file.
+    pub fn resolve(name_or_path: &str) -> Result<Profile, ProfileError> {
+        match BUNDLED.iter().find(|(name, _)| *name == name_or_path) {
+            Some((name, text)) => Profile::parse(text, &format!("{name} (bundled)")),
+            None if !Path::new(name_or_path).exists() => Err(ProfileError::Unknown {
+                name: name_or_path.to_string(),
+            }),
+            None => Profile::load(Path::new(name_or_path)),
+        }
+    }
+
+    /// Every profile of a `--profile` list, in order; the integration profile when empty.
+    pub fn resolve_all(names: &[String]) -> Result<Vec<Profile>, ProfileError> {
+        if names.is_empty() {
+            return Ok(vec![Profile::bundled()?]);
+        }
+        let profiles = names
+            .iter()
+            .map(|n| Profile::resolve(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seen = std::collections::HashSet::new();
+        for p in &profiles {
+            if !seen.insert(p.id.as_str()) {
+                return Err(ProfileError::Malformed {
+                    name: p.id.clone(),
+                    reason: "two profiles of one run share this id, so their files would collide"
+                        .to_string(),
+                });
+            }
+        }
+        Ok(profiles)
+    }
+
+    /// The name a report file of this profile gets: the integration profile keeps the plain
+    /// names (`report.md`, `results.json`), every other profile prefixes its id
+    /// (`readiness-report.md`), so several profiles share one output folder.
+    pub fn file_name(&self, plain: &str) -> String {
+        if self.id == "integration" {
+            plain.to_string()
+        } else {
+            format!("{}-{plain}", self.id)
+        }
     }
 
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
@@ -210,6 +269,32 @@ mod tests {
             "seed 000's category maxima sum to 108"
         );
         assert_eq!(p.categories.len(), 7);
+    }
+
+    #[test]
+    fn bundled_profiles_resolve_by_name_and_share_the_check_ids() {
+        let all =
+            Profile::resolve_all(&["integration".into(), "readiness".into(), "status".into()])
+                .expect("valid");
+        let known: std::collections::HashSet<&str> =
+            all[0].checks().map(|(_, c)| c.id.as_str()).collect();
+        // Readiness components carry 100 points each (seed 002 section 11.1).
+        assert!(all[1].categories.iter().all(|c| c.template_max == 100.0));
+        for p in &all[1..] {
+            for (_, c) in p.checks() {
+                assert!(
+                    known.contains(c.id.as_str()) || c.not_assessed.is_some(),
+                    "{}: {} is measured by no probe and has no reason",
+                    p.id,
+                    c.id
+                );
+            }
+        }
+        assert_eq!(all[1].file_name("report.md"), "readiness-report.md");
+        assert_eq!(all[0].file_name("report.md"), "report.md");
+        let twice = Profile::resolve_all(&["status".into(), "status".into()]);
+        assert!(twice.is_err());
+        assert!(Profile::resolve("/no/such/profile.yaml").is_err());
     }
 
     #[test]

@@ -9,11 +9,12 @@ use crate::contract::{
 };
 use crate::error::AuditError;
 use crate::evidence::EvidenceLog;
-use crate::model::{self, AuditReport, ContractInfo, Metrics, ProfileInfo, TargetInfo, ToolInfo};
+use crate::har::FrontendHar;
+use crate::model::{self, AuditReport, ContractInfo, Metrics, TargetInfo, ToolInfo};
+use crate::observed::Observed;
 use crate::probe::{self, Ctx, Observations, ProbeSettings, client};
 use crate::profile::Profile;
-use crate::report::{self, Format};
-use crate::score;
+use crate::report::Format;
 use chrono::Utc;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +25,11 @@ pub struct RunConfig {
     pub target: String,
     pub contract: ContractSource,
     pub ws_contract: ContractSource,
-    pub profile: Option<PathBuf>,
+    /// Profiles to score the run against (bundled names or YAML files), each rendered to its
+    /// own files; the integration profile when empty. The first one decides the CI gate.
+    pub profiles: Vec<String>,
+    /// A HAR the frontend recorded, checked against the contract (`contract.service_layer`).
+    pub frontend_har: Option<PathBuf>,
     /// Binding of the scenarios' roles to the target's operations; the bundled reference
     /// binding when `None`.
     pub binding: Option<PathBuf>,
@@ -41,7 +46,8 @@ impl RunConfig {
             target: target.to_string(),
             contract: ContractSource::Bundled,
             ws_contract: ContractSource::Bundled,
-            profile: None,
+            profiles: Vec::new(),
+            frontend_har: None,
             binding: None,
             credentials: None,
             cors_origin: None,
@@ -52,8 +58,45 @@ impl RunConfig {
 
 /// The finished audit with the evidence it rests on.
 pub struct Audit {
+    /// The report under the first profile, which the CI gate and the summary table read.
     pub report: AuditReport,
+    pub profile: Profile,
+    /// The reports under the other profiles of `--profile`, in order.
+    pub others: Vec<(Profile, AuditReport)>,
+    /// What the run observed, from which every report above was assembled.
+    pub observed: Observed,
     pub evidence: EvidenceLog,
+}
+
+impl Audit {
+    /// Every report of the run with its profile, the first profile first.
+    pub fn reports(&self) -> impl Iterator<Item = (&Profile, &AuditReport)> {
+        std::iter::once((&self.profile, &self.report))
+            .chain(self.others.iter().map(|(p, r)| (p, r)))
+    }
+
+    /// Assembles the report of every profile from one set of observations.
+    pub fn from_observed(
+        observed: Observed,
+        profiles: Vec<Profile>,
+        evidence: EvidenceLog,
+    ) -> Result<Audit, crate::profile::ProfileError> {
+        let mut reports = profiles.into_iter().map(|p| {
+            let r = observed.assemble(&p);
+            (p, r)
+        });
+        let (profile, report) = reports
+            .next()
+            .ok_or(crate::profile::ProfileError::NoProfile)?;
+        let others = reports.collect();
+        Ok(Audit {
+            report,
+            profile,
+            others,
+            observed,
+            evidence,
+        })
+    }
 }
 
 /// Progress lines for long runs; the CLI prints them to stderr, tests ignore them.
@@ -63,10 +106,13 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
     let started_at = Utc::now();
     let clock = Instant::now();
     let (base, ws_base) = parse_target(&config.target)?;
-    let profile = match &config.profile {
-        Some(p) => Profile::load(p)?,
-        None => Profile::bundled()?,
-    };
+    let profiles = Profile::resolve_all(&config.profiles)?;
+    // A broken HAR is the tool's input failing: refuse it before touching the target.
+    let frontend: Option<FrontendHar> = config
+        .frontend_har
+        .as_deref()
+        .map(crate::har::load)
+        .transpose()?;
     let fetcher = client::build_client(config.probe.timeout).map_err(AuditError::Client)?;
     progress("loading contracts");
     let api_source = config.contract.on_target(&base, "/openapi.json");
@@ -132,10 +178,18 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
     let mut findings = findings(&api, &ws_contract, &obs, &log);
     findings.extend(check::security::findings(obs.security.as_ref()));
     findings.push(check::unsecured::finding(&api, ctx.http.binding()));
-    let scored = score::score(&profile, &findings);
+    let mut operations = check::rows::operations(&api, &log.exchanges());
+    if let Some(har) = &frontend {
+        let prefix = url::Url::parse(&base)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
+        let layer = check::service_layer::check(&api, har, &prefix);
+        layer.annotate(&mut operations);
+        findings.push(layer.finding);
+    }
     let finished_at = Utc::now();
-    let report = AuditReport {
-        schema_version: model::SCHEMA_VERSION.to_string(),
+    let observed = Observed {
+        schema_version: crate::observed::OBSERVATIONS_VERSION.to_string(),
         tool: ToolInfo {
             name: "voice-audit".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -145,15 +199,6 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
             started_at.format("%Y%m%d"),
             &uuid::Uuid::new_v4().simple().to_string()[..6]
         ),
-        profile: ProfileInfo {
-            id: profile.id.clone(),
-            title: profile.title.clone(),
-            template_max_total: profile.template_max_total(),
-            normalisation: format!(
-                "The template's category maxima sum to {}; each assessed check keeps its template points and the assessed points are scaled to 100. Checks that could not be assessed leave the denominator.",
-                profile.template_max_total()
-            ),
-        },
         target: TargetInfo {
             base_url: base.clone(),
             contract: ContractInfo {
@@ -175,18 +220,11 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
         started_at,
         finished_at,
         duration_ms: clock.elapsed().as_millis() as u64,
-        operations: check::rows::operations(&api, &log.exchanges()),
-        metrics: metrics(&obs, &profile),
-        gaps: score::gaps(&scored.checks, &profile),
-        recommendations: score::recommendations(&scored.checks),
-        score: scored.scorecard,
-        checks: redact_checks(scored.checks, &log),
-        evidence_dir: None,
+        findings: redact_findings(findings, &log),
+        operations,
+        metrics: metrics(&obs),
     };
-    Ok(Audit {
-        report,
-        evidence: log,
-    })
+    Ok(Audit::from_observed(observed.canonical(), profiles, log)?)
 }
 
 fn findings(
@@ -216,22 +254,19 @@ fn findings(
 }
 
 /// Details quote the deployment's answers; mask anything secret that slipped into them.
-fn redact_checks(
-    mut checks: Vec<model::CheckResult>,
-    log: &EvidenceLog,
-) -> Vec<model::CheckResult> {
-    for c in &mut checks {
+fn redact_findings(mut findings: Vec<Finding>, log: &EvidenceLog) -> Vec<Finding> {
+    for c in &mut findings {
         c.summary = log.redactor.text(&c.summary);
         for d in &mut c.details {
             *d = log.redactor.text(d);
         }
     }
-    checks
+    findings
 }
 
-fn metrics(obs: &Observations, profile: &Profile) -> Metrics {
+fn metrics(obs: &Observations) -> Metrics {
     let mut m = Metrics {
-        distributions: distributions(obs, profile),
+        distributions: distributions(obs),
         ..Metrics::default()
     };
     if let Some(Ok(s)) = &obs.stream {
@@ -262,11 +297,9 @@ fn metrics(obs: &Observations, profile: &Profile) -> Metrics {
     m
 }
 
-/// The plots' histograms, from the samples the matching checks are scored on (a failed connect
-/// counts as the connect timeout, a transcript that never came as the wait, as in
-/// `check::stream`), each with its check's full-credit threshold as the target line.
-fn distributions(obs: &Observations, profile: &Profile) -> model::Distributions {
-    use crate::stats::Latencies;
+/// Sets each plot's target line to the full-credit threshold of its check in `profile`
+/// (observations are profile-free; each profile's report draws its own targets).
+pub fn set_plot_targets(metrics: &mut Metrics, profile: &Profile) {
     let target = |id: &str| {
         profile
             .categories
@@ -275,7 +308,25 @@ fn distributions(obs: &Observations, profile: &Profile) -> model::Distributions 
             .find(|c| c.id == id && c.unit == "ms")
             .map(|c| c.good)
     };
-    let of = |l: Latencies, id: &str| l.distribution(id, target(id));
+    let d = &mut metrics.distributions;
+    for plot in [
+        &mut d.ws_connect_ms,
+        &mut d.ws_event_latency_ms,
+        &mut d.switch_latency_ms,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        plot.target_ms = target(&plot.check_id);
+    }
+}
+
+/// The plots' histograms, from the samples the matching checks are scored on (a failed connect
+/// counts as the connect timeout, a transcript that never came as the wait, as in
+/// `check::stream`); [`set_plot_targets`] adds each profile's target line.
+fn distributions(obs: &Observations) -> model::Distributions {
+    use crate::stats::Latencies;
+    let of = |l: Latencies, id: &str| l.distribution(id, None);
     let mut d = model::Distributions::default();
     if let Some(Ok(s)) = &obs.stream {
         let mut connect = Latencies::new();
@@ -340,7 +391,8 @@ async fn reachable(http: &client::Http, base: &str) -> Result<(), AuditError> {
     }
 }
 
-/// Writes the reports and the evidence folder; returns the files written.
+/// Writes the evidence folder, `observations.json` (what `rescore` reads back) and the reports
+/// of every profile; returns the files written.
 pub fn write(
     audit: &mut Audit,
     formats: &[Format],
@@ -357,8 +409,12 @@ pub fn write(
                 .map_err(|source| AuditError::Write { path: dir, source })?,
         );
         audit.report.evidence_dir = Some("evidence".to_string());
+        for (_, r) in &mut audit.others {
+            r.evidence_dir = Some("evidence".to_string());
+        }
     }
-    written.extend(report::write_all(&audit.report, formats, out)?);
+    written.push(audit.observed.save(out)?);
+    written.extend(crate::report_set::write(audit.reports(), formats, out)?);
     Ok(written)
 }
 

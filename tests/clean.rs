@@ -70,7 +70,8 @@ async fn reports_and_evidence_are_complete_and_free_of_secrets() {
     let out = tempfile::tempdir().expect("out dir");
     let written =
         voice_audit::run::write(&mut audit, &Format::ALL, out.path(), true).expect("written");
-    assert_eq!(written.len(), 7, "{written:?}");
+    // evidence/http.har, the WebSocket log, observations.json and the five reports.
+    assert_eq!(written.len(), 8, "{written:?}");
     let md = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
     assert!(md.contains("**Score: 100/100**"), "headline");
     for placeholder in ["[Value]", "[ms]", "[Details]", "🟢/🟡/🔴", "[Score]", "[X]"] {
@@ -134,7 +135,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// Times, ids, ports and measured values change from run to run; structure, counts and
 /// verdicts do not.
-fn redactions() -> Vec<(String, String)> {
+pub fn redactions() -> Vec<(String, String)> {
     [
         (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?", "[time]"),
         (r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2} UTC)?", "[time]"),

@@ -9,6 +9,7 @@ mod faults;
 mod honest;
 mod hostile;
 mod reports;
+mod profiles;
 mod security;
 mod services;
 mod tokens;

@@ -3,9 +3,9 @@
 //! A finding carries the measured value (a share, a latency, a rate) and the facts behind it;
 //! whether that value is good enough is the profile's call, made in `score`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     /// A measured value in the check's unit, with its printable form.
     Measured { value: f64, display: String },
@@ -17,7 +17,7 @@ pub enum Outcome {
     Failed { reason: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub check_id: String,
     pub outcome: Outcome,

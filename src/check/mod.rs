@@ -12,5 +12,6 @@ pub mod forgery;
 pub mod login_limit;
 pub mod rows;
 pub mod security;
+pub mod service_layer;
 pub mod switching;
 pub mod unsecured;

@@ -56,6 +56,7 @@ pub fn operations(api: &ApiContract, exchanges: &[Exchange]) -> Vec<OperationRow
                 implemented,
                 contract,
                 notes,
+                frontend: None,
             }
         })
         .collect()

@@ -172,6 +172,9 @@ pub struct OperationView {
     pub implemented: String,
     pub contract: String,
     pub notes: String,
+    /// The "Frontend Usage" cell: what a recorded frontend HAR did with this operation, or
+    /// why that is not assessed.
+    pub frontend: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -364,7 +367,7 @@ impl ReportContext {
 }
 
 impl CheckView {
-    fn new(c: &CheckResult) -> Self {
+    pub fn new(c: &CheckResult) -> Self {
         let reason = c
             .not_assessed_reason
             .as_deref()
@@ -424,7 +427,7 @@ impl CheckView {
     }
 
     /// Stand-in for a check the template refers to but the report does not contain.
-    fn missing(id: &str) -> Self {
+    pub fn missing(id: &str) -> Self {
         let reason = "not assessed: the check is not part of this run's results";
         CheckView {
             id: id.to_owned(),
@@ -455,6 +458,10 @@ impl OperationView {
             operation_id: cell(&o.operation_id),
             implemented: format!("{} {}", o.implemented.emoji(), status_label(o.implemented)),
             contract: format!("{} {}", o.contract.emoji(), status_label(o.contract)),
+            frontend: o.frontend.as_deref().map_or_else(
+                || "⚪ not assessed: no frontend HAR given (--frontend-har)".to_owned(),
+                cell,
+            ),
             notes: if o.notes.trim().is_empty() {
                 "none".to_owned()
             } else {

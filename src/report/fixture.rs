@@ -650,6 +650,7 @@ fn operations() -> Vec<OperationRow> {
             implemented,
             contract,
             notes: notes.to_owned(),
+            frontend: None,
         };
     vec![
         op(
@@ -771,6 +772,7 @@ pub fn mixed() -> AuditReport {
         implemented: Status::Fail,
         contract: Status::NotAssessed,
         notes: "answered 404".to_owned(),
+        frontend: None,
     });
     build(outcome, metrics, ops)
 }

@@ -31,6 +31,16 @@ pub fn render(
     page_template: &str,
 ) -> Result<String, ReportError> {
     let md = markdown::render(report, md_template)?;
+    render_markdown(report, &md, page_template)
+}
+
+/// The page around an already rendered Markdown report (profiles with their own template).
+pub fn render_markdown(
+    report: &AuditReport,
+    md: &str,
+    page_template: &str,
+) -> Result<String, ReportError> {
+    let md = md.to_owned();
     let (body, toc) = body(report, &md);
     let page = Page {
         title: format!("{} · {}", report.profile.title, report.audit_id),

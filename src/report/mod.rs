@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use crate::model::AuditReport;
 
-pub use context::ReportContext;
-pub use html::EMBEDDED_HTML_TEMPLATE;
+pub use context::{CheckView, ReportContext, cell, num};
+pub use html::{EMBEDDED_HTML_TEMPLATE, render_markdown as html_around_markdown};
 pub use terminal::{colour_enabled, paint_verdict, summary_table};
 
 /// The embedded Markdown template (seed 000's audit template, filled from the report).
