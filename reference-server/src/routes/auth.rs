@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
 /// `RegisterRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
+struct RegisterRequest {
     email: String,
     password: String,
     #[serde(default)]
@@ -56,7 +56,7 @@ impl Validate for RegisterRequest {
 /// `LoginRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LoginRequest {
+struct LoginRequest {
     email: String,
     password: String,
 }
@@ -74,7 +74,7 @@ impl Validate for LoginRequest {
 /// `RefreshRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RefreshRequest {
+struct RefreshRequest {
     refresh_token: String,
 }
 
@@ -86,7 +86,7 @@ impl Validate for RefreshRequest {
 
 /// `User` of the contract (never the password hash).
 #[derive(Debug, Serialize)]
-pub struct UserView {
+struct UserView {
     id: Uuid,
     email: String,
     display_name: String,
@@ -108,7 +108,7 @@ impl From<&UserRow> for UserView {
 
 /// `AuthResponse`: a token pair and its user.
 #[derive(Debug, Serialize)]
-pub struct TokenPair {
+struct TokenPair {
     access_token: String,
     refresh_token: String,
     token_type: &'static str,
@@ -158,7 +158,7 @@ async fn issue_pair(
 }
 
 /// `POST /api/v1/auth/register`.
-pub async fn register(
+async fn register(
     State(state): State<AppState>,
     AppJson(req): AppJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<TokenPair>), AppError> {
@@ -191,7 +191,7 @@ pub async fn register(
 /// `POST /api/v1/auth/login`.
 /// Wrong passwords count against the account's budget from this peer (see
 /// [`crate::hardening::login_limit`]); once it is used up every attempt gets 429, right or wrong.
-pub async fn login(
+async fn login(
     State(state): State<AppState>,
     peer: Peer,
     AppJson(req): AppJson<LoginRequest>,
@@ -221,7 +221,7 @@ pub async fn login(
 }
 
 /// `POST /api/v1/auth/refresh`: single use; a reused token revokes everything of the user.
-pub async fn refresh(
+async fn refresh(
     State(state): State<AppState>,
     AppJson(req): AppJson<RefreshRequest>,
 ) -> Result<Json<TokenPair>, AppError> {
@@ -259,22 +259,19 @@ pub async fn refresh(
 }
 
 /// `POST /api/v1/auth/logout`: revokes the presented access token.
-pub async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, AppError> {
+async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, AppError> {
     state.revocations.revoke_token(&auth.claims, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/auth/logout-all`: revokes every token of the user issued up to now.
-pub async fn logout_all(
-    State(state): State<AppState>,
-    auth: AuthUser,
-) -> Result<StatusCode, AppError> {
+async fn logout_all(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, AppError> {
     state.revocations.revoke_user(auth.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/auth/me`.
-pub async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<Json<UserView>, AppError> {
+async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<Json<UserView>, AppError> {
     let user = state
         .store
         .user_by_id(auth.user_id)

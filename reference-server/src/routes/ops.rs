@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 
 /// `Health`.
 #[derive(Debug, Serialize)]
-pub struct Health {
+struct Health {
     status: &'static str,
     version: &'static str,
     uptime_seconds: f64,
@@ -29,7 +29,7 @@ pub struct Health {
 
 /// `Readiness` (503 problems are [`AppError`]s).
 #[derive(Debug, Serialize)]
-pub struct Readiness {
+struct Readiness {
     status: &'static str,
     checks: ReadinessChecks,
     cache_backend: &'static str,
@@ -43,7 +43,7 @@ struct ReadinessChecks {
 }
 
 /// `GET /health`.
-pub async fn health(State(state): State<AppState>) -> Json<Health> {
+async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
@@ -54,7 +54,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
 /// `GET /ready`: 503 without the database (nothing can be served); with the database but
 /// without a complete cache the server still serves every request correctly (revocation
 /// checks go to the database), so it is ready and reports the cache as `degraded`.
-pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, AppError> {
+async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, AppError> {
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "database not ready");
         AppError::Unavailable("the database is unreachable".into())
@@ -77,6 +77,6 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, App
 }
 
 /// `GET /openapi.json`: the contract as published at start.
-pub async fn contract(State(state): State<AppState>) -> Response {
+async fn contract(State(state): State<AppState>) -> Response {
     Json(state.contract.as_ref()).into_response()
 }

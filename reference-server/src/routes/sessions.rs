@@ -30,7 +30,7 @@ pub fn router() -> Router<AppState> {
 /// `CreateSessionRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateSessionRequest {
+struct CreateSessionRequest {
     provider: ProviderName,
     #[serde(default)]
     metadata: Option<serde_json::Map<String, Value>>,
@@ -102,7 +102,7 @@ fn websocket_url(state: &AppState, headers: &HeaderMap, session_id: Uuid) -> Str
 }
 
 /// `POST /api/v1/sessions`.
-pub async fn create(
+async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
     headers: HeaderMap,
@@ -164,7 +164,7 @@ fn parse_filter<T: std::str::FromStr>(
 }
 
 /// `GET /api/v1/sessions`: the caller's sessions, newest first.
-pub async fn list(
+async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
@@ -191,7 +191,7 @@ pub async fn list(
 }
 
 /// `GET /api/v1/sessions/{session_id}`.
-pub async fn get_one(
+async fn get_one(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,
@@ -201,7 +201,7 @@ pub async fn get_one(
 }
 
 /// `POST /api/v1/sessions/{session_id}/end`.
-pub async fn end(
+async fn end(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,

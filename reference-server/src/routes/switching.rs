@@ -39,7 +39,7 @@ pub fn router() -> Router<AppState> {
 /// `SwitchProviderRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SwitchProviderRequest {
+struct SwitchProviderRequest {
     provider: ProviderName,
     #[serde(default = "default_true")]
     preserve_context: bool,
@@ -63,7 +63,7 @@ impl Validate for SwitchProviderRequest {
 /// `AutoFailoverRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AutoFailoverRequest {
+struct AutoFailoverRequest {
     #[serde(default)]
     reason: Option<String>,
     #[serde(default)]
@@ -123,7 +123,7 @@ struct SwitchHistory {
 }
 
 /// `POST /api/v1/sessions/{id}/switch-provider`.
-pub async fn switch_provider(
+async fn switch_provider(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,
@@ -138,11 +138,11 @@ pub async fn switch_provider(
 }
 
 /// `GET /api/v1/sessions/{id}/switch-status`.
-pub async fn switch_status(
+async fn switch_status(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,
-) -> Result<Json<impl Serialize>, AppError> {
+) -> Result<Json<SwitchStatus>, AppError> {
     let session = load_owned(&state, auth.user_id, id).await?;
     let history = state.store.switch_history(id).await?;
     let hub = state.hubs.get(id);
@@ -160,7 +160,7 @@ pub async fn switch_status(
 }
 
 /// `POST /api/v1/sessions/{id}/auto-failover`.
-pub async fn auto_failover(
+async fn auto_failover(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,
@@ -213,11 +213,11 @@ pub async fn auto_failover(
 }
 
 /// `GET /api/v1/sessions/{id}/switch-history`: oldest first.
-pub async fn switch_history(
+async fn switch_history(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,
-) -> Result<Json<impl Serialize>, AppError> {
+) -> Result<Json<SwitchHistory>, AppError> {
     load_owned(&state, auth.user_id, id).await?;
     let history = state.store.switch_history(id).await?;
     Ok(Json(SwitchHistory {
