@@ -291,6 +291,24 @@ mod tests {
     }
 
     #[test]
+    fn a_correct_server_gets_no_decorator() {
+        assert!(matches!(Faults::default().events(), Events::Direct));
+        assert!(matches!(
+            Faults::only("silent-switch").map(|f| f.events()),
+            Ok(Events::Decorated(_))
+        ));
+        assert!(matches!(
+            Faults::only("no-pong").map(|f| f.events()),
+            Ok(Events::Direct)
+        ));
+        let contract = serde_json::json!({"info": {"version": "1.0.0"}, "paths": {}});
+        assert_eq!(
+            published_contract(contract.clone(), &Faults::default()),
+            contract
+        );
+    }
+
+    #[test]
     fn unknown_names_list_the_valid_ones() {
         let err = Faults::from_names(["nope"]).err().map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("no-pong"));
