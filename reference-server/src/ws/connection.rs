@@ -11,13 +11,14 @@ use std::sync::Arc;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, Stream, StreamExt};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{Instant, sleep_until};
 use uuid::Uuid;
 
 use super::hub::{HubEvent, HubMessage, SessionHub, envelope};
-use super::messages::{ClientMessage, FrameError, parse};
+use super::messages::{ClientMessage, ErrorReply, FrameError, Pong, parse};
 use crate::auth::{Claims, Revocation};
 use crate::conversation::{TextError, process_text};
 use crate::state::AppState;
@@ -141,16 +142,17 @@ impl Conn {
     }
 
     /// A reply to this connection only: carries the last seq, never advances it.
-    async fn reply(&mut self, kind: &str, fields: Map<String, Value>) -> Flow {
+    async fn reply(&mut self, kind: &str, fields: &impl Serialize) -> Flow {
+        let fields = match serde_json::to_value(fields) {
+            Ok(Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
         let frame = envelope(kind, self.last_seq, self.session_id, fields);
         self.send_text(frame.to_string()).await
     }
 
     async fn reply_error(&mut self, code: &str, message: &str) -> Flow {
-        let mut fields = Map::new();
-        fields.insert("code".into(), code.into());
-        fields.insert("message".into(), message.into());
-        self.reply("error", fields).await
+        self.reply("error", &ErrorReply { code, message }).await
     }
 
     async fn on_frame_error(&mut self, error: FrameError) -> Flow {
@@ -160,13 +162,11 @@ impl Conn {
     async fn on_client(&mut self, message: ClientMessage) -> Flow {
         match message {
             ClientMessage::Ping { timestamp } => {
-                let mut fields = Map::new();
-                fields.insert(
-                    "server_timestamp".into(),
-                    chrono::Utc::now().timestamp_millis().into(),
-                );
-                fields.insert("client_timestamp".into(), timestamp.unwrap_or(Value::Null));
-                self.reply("pong", fields).await
+                let pong = Pong {
+                    server_timestamp: chrono::Utc::now().timestamp_millis(),
+                    client_timestamp: timestamp,
+                };
+                self.reply("pong", &pong).await
             }
             ClientMessage::Text { text, message_id } => {
                 match process_text(&self.state, self.session_id, &text, message_id).await {
