@@ -1,5 +1,7 @@
 //! One WebSocket connection: forwards hub events, answers client frames, and closes on
-//! session end (1000), revocation (4001, pushed), idle timeout (4008) or shutdown (1001).
+//! session end (1000), revocation (4001, pushed), idle timeout (4008) or shutdown (1001); a
+//! close from the peer is echoed with its code. The frames it receives are any stream (the
+//! socket's, or the socket faults' decorator around it, see [`crate::faults::ws`]).
 //!
 //! A socket delivers strictly increasing `seq`s whatever order events reach it in (its own
 //! instance's publications directly, other instances' through the bus, gap fills from the
