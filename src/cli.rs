@@ -329,7 +329,10 @@ pub async fn audit_and_report(config: &RunConfig, output: &Output) -> Result<boo
         let colour = report::colour_enabled(std::io::IsTerminal::is_terminal(&std::io::stdout()));
         for (_, r) in audit.reports() {
             let summary = report::summary_table(r);
-            println!("{}", report::paint_verdict(&summary, &r.score.readiness.band, colour));
+            println!(
+                "{}",
+                report::paint_verdict(&summary, &r.score.readiness.band, colour)
+            );
         }
         for path in &written {
             println!("wrote {}", path.display());

@@ -1,20 +1,20 @@
-//! Session domain logic shared by REST and WebSocket: JSON views, ownership, processing an
-//! utterance, switching providers and ending a session. Every state change goes through the
-//! session hub's `ops` lock so events and database writes happen in one order.
+//! Session domain logic shared by REST and WebSocket: the contract's views of a session and a
+//! switch, ownership, processing an utterance, switching providers and ending a session. Every
+//! state change goes through the session hub's `ops` lock so events and database writes happen
+//! in one order; events leave through [`crate::events::Events`], the seam a decorator can wrap.
 //!
 //! An utterance must cost the same at message 5 and at message 5,000: it appends one message
 //! and one insight row and bumps the session's counters, and reads nothing that grows with the
 //! conversation. The few fields it needs (provider, status, counters) are kept under the `ops`
 //! lock as a write-through copy of the session row, loaded from the database on first use.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use crate::domain::{ProviderName, SessionStatus};
 use crate::error::AppError;
+use crate::events::{CallStatus, Insight, ProviderSwitched, SessionEvent, Transcript};
 use crate::providers::ProviderError;
 use crate::state::AppState;
 use crate::store::{Context, ContextMessage, InsightRecord, SessionRow, SwitchRecord, now};
@@ -27,9 +27,9 @@ use crate::store::{Context, ContextMessage, InsightRecord, SessionRow, SwitchRec
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveSession {
     /// Current provider.
-    pub provider: String,
-    /// `active` or `ended`.
-    pub status: String,
+    pub provider: ProviderName,
+    /// Lifecycle state.
+    pub status: SessionStatus,
     /// Message count and latest sentiment.
     pub context: Context,
 }
@@ -44,19 +44,43 @@ impl From<&SessionRow> for LiveSession {
     }
 }
 
-/// `Session` of the contract.
-pub fn session_json(s: &SessionRow) -> Value {
-    json!({
-        "id": s.id,
-        "user_id": s.user_id,
-        "provider": s.provider,
-        "status": s.status,
-        "message_count": s.context.message_count,
-        "metadata": s.metadata,
-        "created_at": s.created_at,
-        "updated_at": s.updated_at,
-        "ended_at": s.ended_at,
-    })
+/// `Session` of the contract (`ended_at` is null while the session is active).
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView<'a> {
+    /// Id.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Current provider.
+    pub provider: ProviderName,
+    /// Lifecycle state.
+    pub status: SessionStatus,
+    /// Messages so far.
+    pub message_count: i64,
+    /// The metadata object of the create request.
+    pub metadata: &'a serde_json::Value,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a SessionRow> for SessionView<'a> {
+    fn from(s: &'a SessionRow) -> Self {
+        SessionView {
+            id: s.id,
+            user_id: s.user_id,
+            provider: s.provider.clone(),
+            status: s.status.clone(),
+            message_count: s.context.message_count,
+            metadata: &s.metadata,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            ended_at: s.ended_at,
+        }
+    }
 }
 
 /// `SwitchResult` of the contract.
@@ -67,9 +91,9 @@ pub struct SwitchResult {
     /// Session.
     pub session_id: Uuid,
     /// From.
-    pub from_provider: String,
+    pub from_provider: ProviderName,
     /// To.
-    pub to_provider: String,
+    pub to_provider: ProviderName,
     /// Messages carried over.
     pub context_preserved: i64,
     /// When.
@@ -111,8 +135,8 @@ pub async fn load_owned(
 /// What to switch to and how.
 #[derive(Debug, Clone)]
 pub struct SwitchRequest {
-    /// Target provider (already validated).
-    pub to: String,
+    /// Target provider.
+    pub to: ProviderName,
     /// Carry the context over.
     pub preserve_context: bool,
     /// Why.
@@ -129,7 +153,7 @@ pub async fn switch_provider(
     let hub = state.hubs.get(session_id);
     let mut live = hub.ops.lock().await;
     let mut session = load_owned(state, user_id, session_id).await?;
-    if session.status != "active" {
+    if session.status != SessionStatus::Active {
         return Err(AppError::Conflict("the session has ended".into()));
     }
     if session.provider == request.to {
@@ -139,7 +163,7 @@ pub async fn switch_provider(
         )));
     }
     hub.set_switching(true);
-    let preserve = request.preserve_context && !state.faults.drop_context;
+    let preserve = request.preserve_context;
     let context_preserved = if preserve {
         session.context.message_count
     } else {
@@ -166,17 +190,13 @@ pub async fn switch_provider(
     hub.set_switching(false);
     *live = stored.is_ok().then(|| LiveSession::from(&session));
     stored?;
-    let mut fields = Map::new();
-    fields.insert("from_provider".into(), from.into());
-    fields.insert("to_provider".into(), request.to.into());
-    fields.insert("context_preserved".into(), context_preserved.into());
-    fields.insert(
-        "reason".into(),
-        request.reason.map_or(Value::Null, Value::from),
-    );
-    if !state.faults.silent_switch {
-        hub.publish("provider_switched", fields).await?;
-    }
+    let event = SessionEvent::ProviderSwitched(ProviderSwitched {
+        from_provider: from,
+        to_provider: request.to,
+        context_preserved,
+        reason: request.reason,
+    });
+    state.events.publish(&hub, event).await?;
     Ok(SwitchResult::from(&record))
 }
 
@@ -189,21 +209,22 @@ pub async fn end_session(
     let hub = state.hubs.get(session_id);
     let mut live = hub.ops.lock().await;
     let mut session = load_owned(state, user_id, session_id).await?;
-    if session.status == "ended" {
+    if session.status == SessionStatus::Ended {
         return Ok(session);
     }
     let at = now();
-    session.status = "ended".into();
+    session.status = SessionStatus::Ended;
     session.ended_at = Some(at);
     session.updated_at = at;
     let stored = state.store.update_session(&session).await;
     *live = stored.is_ok().then(|| LiveSession::from(&session));
     stored?;
-    let mut fields = Map::new();
-    fields.insert("status".into(), "completed".into());
-    fields.insert("call_id".into(), Value::from(session_id.to_string()));
+    let event = SessionEvent::CallStatus(CallStatus {
+        status: "completed",
+        call_id: session_id.to_string(),
+    });
     // The session has ended whatever happens to the event: sockets close either way.
-    let published = hub.publish("call_status", fields).await;
+    let published = state.events.publish(&hub, event).await;
     hub.close_all(1000, "session ended");
     published?;
     Ok(session)
@@ -251,29 +272,20 @@ pub async fn process_text(
     let Some(live) = ops.as_mut() else {
         return Err(TextError::Inactive);
     };
-    if live.status != "active" {
+    if live.status != SessionStatus::Active {
         return Err(TextError::Inactive);
-    }
-    let mut provider_name = live.provider.clone();
-    if state.faults.stale_provider {
-        let history = state
-            .store
-            .switch_history(session_id)
-            .await
-            .map_err(AppError::from)?;
-        if let Some(last) = history.last() {
-            provider_name = last.from_provider.clone();
-        }
     }
     let provider = state
         .providers
-        .get(&provider_name)
-        .ok_or_else(|| AppError::Internal(format!("unknown provider {provider_name}")))?;
-    let output = provider.process_text(&live.context, text).await?;
+        .get(&live.provider)
+        .ok_or_else(|| AppError::Internal(format!("no provider {}", live.provider)))?;
+    let output = provider
+        .process_text(session_id, &live.context, text)
+        .await?;
     let message = ContextMessage {
         speaker: output.speaker.clone(),
         text: output.transcript.clone(),
-        provider: provider_name.clone(),
+        provider: output.provider.clone(),
         message_id: message_id.clone(),
         at: now(),
     };
@@ -281,7 +293,7 @@ pub async fn process_text(
         insight_type: output.insight_type.clone(),
         content: output.insight.clone(),
         confidence: output.confidence,
-        provider: provider_name.clone(),
+        provider: output.provider.clone(),
     };
     let next = Context {
         message_count: live.context.message_count + 1,
@@ -299,45 +311,28 @@ pub async fn process_text(
     }
     live.context = next;
 
-    if state.faults.slow_events {
-        // The `slow-events` fault: a deliberate delay, not a synchronisation.
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let mut transcript = Map::new();
-    transcript.insert("provider".into(), provider_name.clone().into());
-    transcript.insert("speaker".into(), output.speaker.into());
-    transcript.insert("text".into(), output.transcript.into());
-    transcript.insert("is_final".into(), true.into());
-    transcript.insert(
-        "message_id".into(),
-        message_id.map_or(Value::Null, Value::from),
-    );
-    if state.faults.drop_events && hub.is_fifth_transcript() {
-        hub.skip_seq().await;
-    } else {
-        hub.publish("transcript", transcript)
-            .await
-            .map_err(AppError::from)?;
-    }
-
-    let mut insight = Map::new();
-    insight.insert("provider".into(), provider_name.into());
-    insight.insert("insight_type".into(), output.insight_type.into());
-    insight.insert("content".into(), output.insight.into());
-    let confidence = if state.faults.bad_event_schema {
-        Value::from(output.confidence.to_string())
-    } else {
-        json!(output.confidence)
-    };
-    insight.insert("confidence".into(), confidence);
-    if state.faults.seq_disorder {
-        hub.publish_reusing_seq("insight", insight)
-            .await
-            .map_err(AppError::from)?;
-    } else {
-        hub.publish("insight", insight)
-            .await
-            .map_err(AppError::from)?;
-    }
+    let transcript = SessionEvent::Transcript(Transcript {
+        provider: output.provider.clone(),
+        speaker: output.speaker,
+        text: output.transcript,
+        is_final: true,
+        message_id,
+    });
+    state
+        .events
+        .publish(&hub, transcript)
+        .await
+        .map_err(AppError::from)?;
+    let insight = SessionEvent::Insight(Insight {
+        provider: output.provider,
+        insight_type: output.insight_type,
+        content: output.insight,
+        confidence: output.confidence,
+    });
+    state
+        .events
+        .publish(&hub, insight)
+        .await
+        .map_err(AppError::from)?;
     Ok(())
 }

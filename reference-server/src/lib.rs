@@ -20,7 +20,9 @@ pub mod bus;
 pub mod cache;
 pub mod cli;
 pub mod conversation;
+pub mod domain;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod faults;
 pub mod hardening;
@@ -34,6 +36,7 @@ pub mod store;
 pub mod telemetry;
 pub mod ws;
 
+pub use domain::{ProviderName, Role, SessionStatus};
 pub use error::AppError;
 pub use faults::{Faults, UnknownFault};
 pub use routes::app;

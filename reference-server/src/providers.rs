@@ -9,21 +9,17 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use rand::Rng;
+use uuid::Uuid;
 
+pub use crate::domain::ProviderName;
 use crate::settings::{ProviderConfig, ProviderSettings};
 use crate::store::Context;
-
-/// The provider names, in preference order for ties.
-pub const PROVIDER_NAMES: [&str; 3] = ["gemini", "openai", "deepgram"];
-
-/// Whether `name` is a known provider.
-pub fn is_known(name: &str) -> bool {
-    PROVIDER_NAMES.contains(&name)
-}
 
 /// What a provider made of one utterance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderOutput {
+    /// The provider that answered (events and stored rows are labelled with it).
+    pub provider: ProviderName,
     /// The recognised text.
     pub transcript: String,
     /// `customer` or `agent`.
@@ -41,7 +37,7 @@ pub struct ProviderOutput {
 #[error("provider {provider} failed: {message}")]
 pub struct ProviderError {
     /// The provider.
-    pub provider: String,
+    pub provider: ProviderName,
     /// What happened.
     pub message: String,
 }
@@ -57,11 +53,12 @@ pub struct ProviderHealth {
 
 /// One AI provider.
 pub trait VoiceProvider: Send + Sync {
-    /// `gemini`, `openai` or `deepgram`.
-    fn name(&self) -> &'static str;
-    /// Processes one utterance in the conversation context.
+    /// Which provider this is.
+    fn name(&self) -> ProviderName;
+    /// Processes one utterance of `session_id` in the conversation context.
     fn process_text<'a>(
         &'a self,
+        session_id: Uuid,
         context: &'a Context,
         text: &'a str,
     ) -> BoxFuture<'a, Result<ProviderOutput, ProviderError>>;
@@ -115,14 +112,14 @@ pub fn sentiment(text: &str) -> (&'static str, f64) {
 /// A simulated provider.
 #[derive(Debug)]
 pub struct SimulatedProvider {
-    name: &'static str,
+    name: ProviderName,
     config: ProviderConfig,
     healthy: AtomicBool,
 }
 
 impl SimulatedProvider {
     /// A provider named `name` behaving as `config` says.
-    pub fn new(name: &'static str, config: ProviderConfig) -> Self {
+    pub fn new(name: ProviderName, config: ProviderConfig) -> Self {
         SimulatedProvider {
             name,
             config,
@@ -132,12 +129,13 @@ impl SimulatedProvider {
 }
 
 impl VoiceProvider for SimulatedProvider {
-    fn name(&self) -> &'static str {
-        self.name
+    fn name(&self) -> ProviderName {
+        self.name.clone()
     }
 
     fn process_text<'a>(
         &'a self,
+        _session_id: Uuid,
         _context: &'a Context,
         text: &'a str,
     ) -> BoxFuture<'a, Result<ProviderOutput, ProviderError>> {
@@ -148,12 +146,13 @@ impl VoiceProvider for SimulatedProvider {
             let error_rate = self.config.error_rate.clamp(0.0, 1.0);
             if error_rate > 0.0 && rand::thread_rng().gen_bool(error_rate) {
                 return Err(ProviderError {
-                    provider: self.name.into(),
+                    provider: self.name(),
                     message: "simulated failure".into(),
                 });
             }
             let (label, confidence) = sentiment(text);
             Ok(ProviderOutput {
+                provider: self.name(),
                 transcript: text.trim().to_owned(),
                 speaker: "customer".into(),
                 insight_type: "sentiment".into(),
@@ -199,25 +198,43 @@ impl Providers {
     pub fn simulated(settings: &ProviderSettings) -> Providers {
         Providers {
             all: Arc::new([
-                Arc::new(SimulatedProvider::new("gemini", settings.gemini))
-                    as Arc<dyn VoiceProvider>,
-                Arc::new(SimulatedProvider::new("openai", settings.openai)),
-                Arc::new(SimulatedProvider::new("deepgram", settings.deepgram)),
+                Arc::new(SimulatedProvider::new(
+                    ProviderName::Gemini,
+                    settings.gemini,
+                )) as Arc<dyn VoiceProvider>,
+                Arc::new(SimulatedProvider::new(
+                    ProviderName::OpenAi,
+                    settings.openai,
+                )),
+                Arc::new(SimulatedProvider::new(
+                    ProviderName::Deepgram,
+                    settings.deepgram,
+                )),
             ]),
         }
     }
 
+    /// The same registry with every provider wrapped by `wrap` (a decorator such as a fault).
+    pub fn wrapped(
+        &self,
+        mut wrap: impl FnMut(Arc<dyn VoiceProvider>) -> Arc<dyn VoiceProvider>,
+    ) -> Providers {
+        Providers {
+            all: self.all.iter().cloned().map(&mut wrap).collect(),
+        }
+    }
+
     /// The provider called `name`.
-    pub fn get(&self, name: &str) -> Option<Arc<dyn VoiceProvider>> {
-        self.all.iter().find(|p| p.name() == name).cloned()
+    pub fn get(&self, name: &ProviderName) -> Option<Arc<dyn VoiceProvider>> {
+        self.all.iter().find(|p| p.name() == *name).cloned()
     }
 
     /// The healthiest healthy provider other than `current` (ties: preference order).
-    pub fn healthiest_other(&self, current: &str) -> Option<Arc<dyn VoiceProvider>> {
+    pub fn healthiest_other(&self, current: &ProviderName) -> Option<Arc<dyn VoiceProvider>> {
         let mut best: Option<(f64, Arc<dyn VoiceProvider>)> = None;
         for provider in self.all.iter() {
             let health = provider.health();
-            if provider.name() == current || !health.healthy {
+            if provider.name() == *current || !health.healthy {
                 continue;
             }
             if best.as_ref().is_none_or(|(score, _)| health.score > *score) {

@@ -6,17 +6,13 @@
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
 use futures_util::FutureExt as _;
 use futures_util::future::{Join, Map, Ready, join, ready};
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
-
-use crate::state::AppState;
 
 /// The header carrying the correlation id, in and out.
 pub static CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
@@ -169,46 +165,4 @@ fn finish<E>((served, result): Output<E>) -> Result<Response, E> {
             .insert(CORRELATION_ID.clone(), served.id);
         response
     })
-}
-
-/// Adds the response-fault layer when a response-wide fault is switched on; a correct server
-/// does not pay for it on every request.
-pub fn with_response_faults(router: Router<AppState>, state: &AppState) -> Router<AppState> {
-    if state.faults.invalid_input_500 || state.faults.plain_errors {
-        router.layer(middleware::from_fn_with_state(
-            state.clone(),
-            response_faults,
-        ))
-    } else {
-        router
-    }
-}
-
-/// Response-wide injected faults (`invalid-input-500`, `plain-errors`); see
-/// [`with_response_faults`].
-pub async fn response_faults(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let response = next.run(request).await;
-    let response = if state.faults.invalid_input_500
-        && response.status() == StatusCode::UNPROCESSABLE_ENTITY
-    {
-        crate::AppError::Internal("injected fault: invalid-input-500".into()).into_response()
-    } else {
-        response
-    };
-    if state.faults.plain_errors
-        && (response.status().is_client_error() || response.status().is_server_error())
-    {
-        let (mut parts, _) = response.into_parts();
-        parts.headers.remove(header::CONTENT_LENGTH);
-        parts.headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        return Response::from_parts(parts, axum::body::Body::from("error"));
-    }
-    response
 }

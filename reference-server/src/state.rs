@@ -10,6 +10,7 @@ use crate::auth::{Revocations, TokenService};
 use crate::bus::{EventBus, InProcessBus, RedisBus};
 use crate::cache::CacheConfig;
 use crate::cache::{self, Cache, InMemoryCache};
+use crate::events::Events;
 use crate::faults::Faults;
 use crate::hardening::LoginLimiter;
 use crate::providers::Providers;
@@ -70,6 +71,8 @@ pub struct Shared {
     pub bus: Arc<dyn EventBus>,
     /// The AI providers.
     pub providers: Providers,
+    /// Where session events go on their way to the hubs.
+    pub events: Events,
     /// Injected faults (all off in a correct server).
     pub faults: Faults,
     /// Fixed configuration.
@@ -111,7 +114,9 @@ impl AppState {
                     .into(),
             ));
         }
-        let store = Store::connect(&settings.database_url).await?;
+        let store = settings
+            .faults
+            .decorate_store(Store::connect(&settings.database_url).await?);
         // One instance owns the database unless the cache is shared.
         let store = if settings.cache.is_shared() {
             store
@@ -163,7 +168,10 @@ impl AppState {
             tokens: Arc::new(tokens),
             hubs,
             bus,
-            providers: Providers::simulated(&settings.providers),
+            providers: settings
+                .faults
+                .decorate_providers(Providers::simulated(&settings.providers), &store),
+            events: settings.faults.events(),
             faults: settings.faults,
             config: Arc::new(RuntimeConfig {
                 public_url: settings.public_url.clone(),
@@ -175,7 +183,10 @@ impl AppState {
                 cors_origins: settings.cors_origins.clone(),
             }),
             login_limiter: Arc::new(LoginLimiter::new(settings.login_limit)),
-            contract: Arc::new(contract),
+            contract: Arc::new(crate::faults::published_contract(
+                contract,
+                &settings.faults,
+            )),
             shutdown: Arc::new(shutdown),
         })))
     }

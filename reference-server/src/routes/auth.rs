@@ -6,11 +6,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::{password, refresh as refresh_tokens};
+use crate::domain::Role;
 use crate::error::AppError;
 use crate::extract::{AppJson, AuthUser, Validate, check_len, valid_email};
 use crate::hardening::Peer;
@@ -31,7 +32,7 @@ pub fn router() -> Router<AppState> {
 /// `RegisterRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
+struct RegisterRequest {
     email: String,
     password: String,
     #[serde(default)]
@@ -55,7 +56,7 @@ impl Validate for RegisterRequest {
 /// `LoginRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LoginRequest {
+struct LoginRequest {
     email: String,
     password: String,
 }
@@ -73,7 +74,7 @@ impl Validate for LoginRequest {
 /// `RefreshRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RefreshRequest {
+struct RefreshRequest {
     refresh_token: String,
 }
 
@@ -83,14 +84,36 @@ impl Validate for RefreshRequest {
     }
 }
 
-fn user_json(user: &UserRow) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "display_name": user.display_name,
-        "role": user.role,
-        "created_at": user.created_at,
-    })
+/// `User` of the contract (never the password hash).
+#[derive(Debug, Serialize)]
+struct UserView {
+    id: Uuid,
+    email: String,
+    display_name: String,
+    role: Role,
+    created_at: DateTime<Utc>,
+}
+
+impl From<&UserRow> for UserView {
+    fn from(user: &UserRow) -> Self {
+        UserView {
+            id: user.id,
+            email: user.email.clone(),
+            display_name: user.display_name.clone(),
+            role: user.role.clone(),
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// `AuthResponse`: a token pair and its user.
+#[derive(Debug, Serialize)]
+struct TokenPair {
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    user: UserView,
 }
 
 /// Issues an access token and a refresh token of `family` (a new family when `None`).
@@ -98,8 +121,8 @@ async fn issue_pair(
     state: &AppState,
     user: &UserRow,
     family: Option<String>,
-) -> Result<Value, AppError> {
-    let mut claims = state.tokens.claims_for(user.id, &user.role);
+) -> Result<TokenPair, AppError> {
+    let mut claims = state.tokens.claims_for(user.id, user.role.as_str());
     // Never inside a revocation cut-off of the same millisecond (no sleep needed to order them).
     let floor = state
         .revocations
@@ -125,20 +148,20 @@ async fn issue_pair(
             now_ms.div_euclid(1000).saturating_add(ttl),
         )
         .await?;
-    Ok(json!({
-        "access_token": access,
-        "refresh_token": refresh,
-        "token_type": "Bearer",
-        "expires_in": state.tokens.access_ttl.as_secs().max(1),
-        "user": user_json(user),
-    }))
+    Ok(TokenPair {
+        access_token: access,
+        refresh_token: refresh,
+        token_type: "Bearer",
+        expires_in: state.tokens.access_ttl.as_secs().max(1),
+        user: UserView::from(user),
+    })
 }
 
 /// `POST /api/v1/auth/register`.
-pub async fn register(
+async fn register(
     State(state): State<AppState>,
     AppJson(req): AppJson<RegisterRequest>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<TokenPair>), AppError> {
     let email = req.email.trim().to_lowercase();
     let display_name = req
         .display_name
@@ -148,7 +171,7 @@ pub async fn register(
         password_hash: password::hash(req.password, state.config.password_hashing).await?,
         email,
         display_name,
-        role: "user".into(),
+        role: Role::User,
         created_at: now(),
     };
     match state.store.insert_user(&user).await {
@@ -168,11 +191,11 @@ pub async fn register(
 /// `POST /api/v1/auth/login`.
 /// Wrong passwords count against the account's budget from this peer (see
 /// [`crate::hardening::login_limit`]); once it is used up every attempt gets 429, right or wrong.
-pub async fn login(
+async fn login(
     State(state): State<AppState>,
     peer: Peer,
     AppJson(req): AppJson<LoginRequest>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<TokenPair>, AppError> {
     let email = req.email.trim().to_lowercase();
     let limiter = &state.login_limiter;
     limiter
@@ -198,10 +221,10 @@ pub async fn login(
 }
 
 /// `POST /api/v1/auth/refresh`: single use; a reused token revokes everything of the user.
-pub async fn refresh(
+async fn refresh(
     State(state): State<AppState>,
     AppJson(req): AppJson<RefreshRequest>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<TokenPair>, AppError> {
     let invalid = || AppError::Unauthorized("the refresh token is invalid".into());
     let hash = refresh_tokens::hash(&req.refresh_token);
     let row = state
@@ -212,9 +235,7 @@ pub async fn refresh(
     if row.revoked || row.expires_at < chrono::Utc::now().timestamp() {
         return Err(invalid());
     }
-    if state.faults.refresh_reuse_accepted {
-        state.store.consume_refresh_token(&hash).await?;
-    } else if row.used || !state.store.consume_refresh_token(&hash).await? {
+    if row.used || !state.store.consume_refresh_token(&hash).await? {
         tracing::warn!(user_id = %row.user_id, family = %row.family, "refresh token reuse: revoking every token of the user");
         state.revocations.revoke_user(row.user_id).await?;
         return Err(AppError::Unauthorized(
@@ -238,32 +259,23 @@ pub async fn refresh(
 }
 
 /// `POST /api/v1/auth/logout`: revokes the presented access token.
-pub async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, AppError> {
-    if state.faults.no_revocation {
-        return Ok(StatusCode::NO_CONTENT);
-    }
-    state
-        .revocations
-        .revoke_token(&auth.claims, !state.faults.ws_ignores_revocation)
-        .await?;
+async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, AppError> {
+    state.revocations.revoke_token(&auth.claims, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/auth/logout-all`: revokes every token of the user issued up to now.
-pub async fn logout_all(
-    State(state): State<AppState>,
-    auth: AuthUser,
-) -> Result<StatusCode, AppError> {
+async fn logout_all(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, AppError> {
     state.revocations.revoke_user(auth.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/auth/me`.
-pub async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Value>, AppError> {
+async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<Json<UserView>, AppError> {
     let user = state
         .store
         .user_by_id(auth.user_id)
         .await?
         .ok_or_else(|| AppError::Unauthorized("the user no longer exists".into()))?;
-    Ok(Json(user_json(&user)))
+    Ok(Json(UserView::from(&user)))
 }

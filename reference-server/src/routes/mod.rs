@@ -10,9 +10,13 @@ mod ops;
 mod sessions;
 mod switching;
 
+pub(crate) use sessions::SessionPage;
+pub(crate) use switching::AutoFailoverResponse;
+
 use axum::Router;
 
 use crate::error::AppError;
+use crate::faults;
 use crate::hardening::Hardening;
 use crate::request_context;
 use crate::state::AppState;
@@ -28,8 +32,8 @@ pub fn app(state: AppState) -> Router {
         .merge(ws::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
-    let router = request_context::with_response_faults(router, &state)
-        .layer(request_context::CorrelationLayer);
+    let router = faults::http::layer(router, &state);
+    let router = faults::responses::layer(router, &state).layer(request_context::CorrelationLayer);
     let hardening = Hardening::new(
         &state.config.cors_origins,
         state.config.public_url.as_deref(),

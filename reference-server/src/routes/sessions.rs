@@ -7,14 +7,15 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
-use crate::conversation::{end_session, load_owned, session_json};
+use crate::conversation::{SessionView, end_session, load_owned};
+use crate::domain::{ProviderName, SessionStatus};
 use crate::error::AppError;
 use crate::extract::{AppJson, AuthUser, SessionId, Validate, check_len};
-use crate::providers::is_known;
 use crate::state::AppState;
 use crate::store::{SessionFilter, SessionRow, now};
 
@@ -29,8 +30,8 @@ pub fn router() -> Router<AppState> {
 /// `CreateSessionRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateSessionRequest {
-    provider: String,
+struct CreateSessionRequest {
+    provider: ProviderName,
     #[serde(default)]
     metadata: Option<serde_json::Map<String, Value>>,
     #[serde(default)]
@@ -39,7 +40,6 @@ pub struct CreateSessionRequest {
 
 impl Validate for CreateSessionRequest {
     fn validate(&self) -> Result<(), String> {
-        // `provider` is checked by the handler (the `invalid-input-accepted` fault lives there).
         if let Some(language) = self.config.as_ref().and_then(|c| c.get("language")) {
             let language = language
                 .as_str()
@@ -50,10 +50,25 @@ impl Validate for CreateSessionRequest {
     }
 }
 
-fn unknown_provider(name: &str) -> AppError {
-    AppError::Unprocessable(format!(
-        "unknown provider `{name}`; expected one of gemini, openai, deepgram"
-    ))
+/// `CreateSessionResponse`.
+#[derive(Debug, Serialize)]
+struct CreateSessionResponse<'a> {
+    session: SessionView<'a>,
+    websocket_url: String,
+}
+
+/// `SessionList`: one page of the caller's sessions.
+#[derive(Debug, Serialize)]
+pub(crate) struct SessionPage<'a> {
+    pub(crate) items: Vec<SessionView<'a>>,
+    pub(crate) page: i64,
+    pub(crate) page_size: i64,
+    pub(crate) total: i64,
+}
+
+/// A session as the API shows it.
+fn view(session: &SessionRow) -> Response {
+    Json(SessionView::from(session)).into_response()
 }
 
 /// The absolute `ws://` URL of a session's stream.
@@ -87,25 +102,18 @@ fn websocket_url(state: &AppState, headers: &HeaderMap, session_id: Uuid) -> Str
 }
 
 /// `POST /api/v1/sessions`.
-pub async fn create(
+async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
     headers: HeaderMap,
     AppJson(req): AppJson<CreateSessionRequest>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
-    let provider = if is_known(&req.provider) {
-        req.provider
-    } else if state.faults.invalid_input_accepted {
-        "gemini".to_owned()
-    } else {
-        return Err(unknown_provider(&req.provider));
-    };
+) -> Result<Response, AppError> {
     let at = now();
     let session = SessionRow {
         id: Uuid::new_v4(),
         user_id: auth.user_id,
-        provider,
-        status: "active".into(),
+        provider: req.provider,
+        status: SessionStatus::Active,
         metadata: Value::Object(req.metadata.unwrap_or_default()),
         config: Value::Object(req.config.unwrap_or_default()),
         context: Default::default(),
@@ -115,11 +123,11 @@ pub async fn create(
     };
     state.store.insert_session(&session).await?;
     tracing::info!(session_id = %session.id, provider = %session.provider, "session created");
-    let body = json!({
-        "session": session_json(&session),
-        "websocket_url": websocket_url(&state, &headers, session.id),
-    });
-    Ok((StatusCode::CREATED, Json(body)))
+    let body = CreateSessionResponse {
+        session: SessionView::from(&session),
+        websocket_url: websocket_url(&state, &headers, session.id),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 fn parse_page(
@@ -140,39 +148,32 @@ fn parse_page(
     }
 }
 
+/// A filter parameter of the listing: absent, or one of the vocabulary (400 otherwise).
+fn parse_filter<T: std::str::FromStr>(
+    params: &HashMap<String, String>,
+    name: &str,
+    expected: &str,
+) -> Result<Option<T>, AppError> {
+    params
+        .get(name)
+        .map(|raw| {
+            raw.parse()
+                .map_err(|_| AppError::BadRequest(format!("{name} must be {expected}")))
+        })
+        .transpose()
+}
+
 /// `GET /api/v1/sessions`: the caller's sessions, newest first.
-pub async fn list(
+async fn list(
     State(state): State<AppState>,
-    auth: Result<AuthUser, AppError>,
+    auth: AuthUser,
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, AppError> {
-    let auth = match auth {
-        Ok(auth) => auth,
-        Err(_) if state.faults.no_auth_on_list => {
-            return Ok(Json(
-                json!({ "items": [], "page": 1, "page_size": 20, "total": 0 }),
-            ));
-        }
-        Err(e) => return Err(e),
-    };
+) -> Result<Response, AppError> {
     let Query(params) = query.map_err(|e| AppError::BadRequest(format!("bad query: {e}")))?;
     let page = parse_page(&params, "page", 1, i64::from(i32::MAX))?;
     let page_size = parse_page(&params, "page_size", 20, 100)?;
-    let status = params.get("status").cloned();
-    if status
-        .as_ref()
-        .is_some_and(|s| s != "active" && s != "ended")
-    {
-        return Err(AppError::BadRequest(
-            "status must be active or ended".into(),
-        ));
-    }
-    let provider = params.get("provider").cloned();
-    if provider.as_ref().is_some_and(|p| !is_known(p)) {
-        return Err(AppError::BadRequest(
-            "provider must be gemini, openai or deepgram".into(),
-        ));
-    }
+    let status = parse_filter::<SessionStatus>(&params, "status", "active or ended")?;
+    let provider = parse_filter::<ProviderName>(&params, "provider", "gemini, openai or deepgram")?;
     let filter = SessionFilter {
         status,
         provider,
@@ -180,46 +181,31 @@ pub async fn list(
         offset: (page - 1).saturating_mul(page_size),
     };
     let (items, total) = state.store.list_sessions(auth.user_id, &filter).await?;
-    Ok(Json(json!({
-        "items": items.iter().map(session_json).collect::<Vec<_>>(),
-        "page": page,
-        "page_size": page_size,
-        "total": total,
-    })))
+    let page = SessionPage {
+        items: items.iter().map(SessionView::from).collect(),
+        page,
+        page_size,
+        total,
+    };
+    Ok(Json(page).into_response())
 }
 
 /// `GET /api/v1/sessions/{session_id}`.
-pub async fn get_one(
+async fn get_one(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,
-) -> Result<Json<Value>, AppError> {
-    let session = match load_owned(&state, auth.user_id, id).await {
-        Err(AppError::NotFound(_)) if state.faults.cross_user_leak => state
-            .store
-            .session(id)
-            .await?
-            .or(state.store.session_of_other_user(auth.user_id).await?)
-            .ok_or_else(|| AppError::NotFound("no such session".into()))?,
-        other => other?,
-    };
-    let mut body = session_json(&session);
-    if state.faults.schema_drift
-        && let Some(obj) = body.as_object_mut()
-    {
-        obj.remove("updated_at");
-        let count = session.context.message_count.to_string();
-        obj.insert("message_count".into(), Value::from(count));
-    }
-    Ok(Json(body))
+) -> Result<Response, AppError> {
+    let session = load_owned(&state, auth.user_id, id).await?;
+    Ok(view(&session))
 }
 
 /// `POST /api/v1/sessions/{session_id}/end`.
-pub async fn end(
+async fn end(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Response, AppError> {
     let session = end_session(&state, auth.user_id, id).await?;
-    Ok(Json(session_json(&session)))
+    Ok(view(&session))
 }

@@ -2,19 +2,18 @@
 
 use axum::Router;
 use axum::routing::{get, post};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::conversation::{SwitchRequest, SwitchResult, load_owned, switch_provider as do_switch};
+use crate::domain::{ProviderName, SessionStatus};
 use crate::error::AppError;
 use crate::extract::{AppJson, AuthUser, SessionId, Validate, check_len};
-use crate::providers::is_known;
 use crate::state::AppState;
+use crate::store::SwitchRecord;
 
 /// Provider switching of a session.
 pub fn router() -> Router<AppState> {
@@ -40,8 +39,8 @@ pub fn router() -> Router<AppState> {
 /// `SwitchProviderRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SwitchProviderRequest {
-    provider: String,
+struct SwitchProviderRequest {
+    provider: ProviderName,
     #[serde(default = "default_true")]
     preserve_context: bool,
     #[serde(default)]
@@ -54,12 +53,6 @@ fn default_true() -> bool {
 
 impl Validate for SwitchProviderRequest {
     fn validate(&self) -> Result<(), String> {
-        if !is_known(&self.provider) {
-            return Err(format!(
-                "unknown provider `{}`; expected one of gemini, openai, deepgram",
-                self.provider
-            ));
-        }
         if let Some(reason) = &self.reason {
             check_len("reason", reason, 0, 500)?;
         }
@@ -70,7 +63,7 @@ impl Validate for SwitchProviderRequest {
 /// `AutoFailoverRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AutoFailoverRequest {
+struct AutoFailoverRequest {
     #[serde(default)]
     reason: Option<String>,
     #[serde(default)]
@@ -86,24 +79,56 @@ impl Validate for AutoFailoverRequest {
     }
 }
 
-/// Switch-provider requests seen under the `flaky-switch` fault, process-wide.
-static FLAKY_SWITCHES: AtomicU64 = AtomicU64::new(0);
+/// `SwitchStatus`.
+#[derive(Debug, Serialize)]
+struct SwitchStatus {
+    session_id: Uuid,
+    current_provider: ProviderName,
+    state: &'static str,
+    switch_count: usize,
+    last_switch: Option<SwitchResult>,
+}
+
+/// `AutoFailoverResponse` (`switch` is null when no failover happened).
+#[derive(Debug, Serialize)]
+pub(crate) struct AutoFailoverResponse {
+    pub(crate) session_id: Uuid,
+    pub(crate) failover_triggered: bool,
+    pub(crate) reason: String,
+    pub(crate) switch: Option<SwitchResult>,
+}
+
+/// One item of `SwitchHistory`: a `SwitchResult` and its reason (null when none was given).
+#[derive(Debug, Serialize)]
+struct SwitchHistoryItem {
+    #[serde(flatten)]
+    result: SwitchResult,
+    reason: Option<String>,
+}
+
+impl From<&SwitchRecord> for SwitchHistoryItem {
+    fn from(record: &SwitchRecord) -> Self {
+        SwitchHistoryItem {
+            result: SwitchResult::from(record),
+            reason: record.reason.clone(),
+        }
+    }
+}
+
+/// `SwitchHistory`, oldest first.
+#[derive(Debug, Serialize)]
+struct SwitchHistory {
+    session_id: Uuid,
+    items: Vec<SwitchHistoryItem>,
+}
 
 /// `POST /api/v1/sessions/{id}/switch-provider`.
-pub async fn switch_provider(
+async fn switch_provider(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,
     AppJson(req): AppJson<SwitchProviderRequest>,
 ) -> Result<Json<SwitchResult>, AppError> {
-    if state.faults.slow_switch {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
-    if state.faults.flaky_switch && FLAKY_SWITCHES.fetch_add(1, Ordering::Relaxed) % 3 == 2 {
-        return Err(AppError::Unavailable(
-            "the provider switch is temporarily unavailable".into(),
-        ));
-    }
     let request = SwitchRequest {
         to: req.provider,
         preserve_context: req.preserve_context,
@@ -113,32 +138,36 @@ pub async fn switch_provider(
 }
 
 /// `GET /api/v1/sessions/{id}/switch-status`.
-pub async fn switch_status(
+async fn switch_status(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SwitchStatus>, AppError> {
     let session = load_owned(&state, auth.user_id, id).await?;
     let history = state.store.switch_history(id).await?;
     let hub = state.hubs.get(id);
-    Ok(Json(json!({
-        "session_id": id,
-        "current_provider": session.provider,
-        "state": if hub.is_switching() { "switching" } else { "idle" },
-        "switch_count": history.len(),
-        "last_switch": history.last().map(SwitchResult::from),
-    })))
+    Ok(Json(SwitchStatus {
+        session_id: id,
+        current_provider: session.provider,
+        state: if hub.is_switching() {
+            "switching"
+        } else {
+            "idle"
+        },
+        switch_count: history.len(),
+        last_switch: history.last().map(SwitchResult::from),
+    }))
 }
 
 /// `POST /api/v1/sessions/{id}/auto-failover`.
-pub async fn auto_failover(
+async fn auto_failover(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,
     AppJson(req): AppJson<AutoFailoverRequest>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<AutoFailoverResponse>, AppError> {
     let session = load_owned(&state, auth.user_id, id).await?;
-    if session.status != "active" {
+    if session.status != SessionStatus::Active {
         return Err(AppError::Conflict("the session has ended".into()));
     }
     let current_healthy = state
@@ -146,13 +175,13 @@ pub async fn auto_failover(
         .get(&session.provider)
         .is_some_and(|p| p.health().healthy);
     let no_switch = |reason: String| {
-        Json(
-            json!({ "session_id": id, "failover_triggered": false, "reason": reason, "switch": null }),
-        )
+        Json(AutoFailoverResponse {
+            session_id: id,
+            failover_triggered: false,
+            reason,
+            switch: None,
+        })
     };
-    if req.force && state.faults.failover_noop {
-        return Ok(no_switch("failover is not needed".into()));
-    }
     if current_healthy && !req.force {
         return Ok(no_switch(format!(
             "current provider {} is healthy",
@@ -170,44 +199,29 @@ pub async fn auto_failover(
         }
     });
     let request = SwitchRequest {
-        to: target.name().to_owned(),
+        to: target.name(),
         preserve_context: true,
         reason: Some(reason.clone()),
     };
     let result = do_switch(&state, auth.user_id, id, request).await?;
-    Ok(Json(json!({
-        "session_id": id,
-        "failover_triggered": true,
-        "reason": reason,
-        "switch": result,
-    })))
+    Ok(Json(AutoFailoverResponse {
+        session_id: id,
+        failover_triggered: true,
+        reason,
+        switch: Some(result),
+    }))
 }
 
 /// `GET /api/v1/sessions/{id}/switch-history`: oldest first.
-pub async fn switch_history(
+async fn switch_history(
     State(state): State<AppState>,
     auth: AuthUser,
     SessionId(id): SessionId,
-) -> Result<Json<Value>, AppError> {
-    if state.faults.missing_switch_history {
-        return Err(AppError::NotFound("no such route".into()));
-    }
+) -> Result<Json<SwitchHistory>, AppError> {
     load_owned(&state, auth.user_id, id).await?;
-    let items: Vec<Value> = state
-        .store
-        .switch_history(id)
-        .await?
-        .iter()
-        .map(|record| {
-            let mut item = json!(SwitchResult::from(record));
-            if let Some(obj) = item.as_object_mut() {
-                obj.insert(
-                    "reason".into(),
-                    record.reason.clone().map_or(Value::Null, Value::from),
-                );
-            }
-            item
-        })
-        .collect();
-    Ok(Json(json!({ "session_id": id, "items": items })))
+    let history = state.store.switch_history(id).await?;
+    Ok(Json(SwitchHistory {
+        session_id: id,
+        items: history.iter().map(SwitchHistoryItem::from).collect(),
+    }))
 }

@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::domain::{ProviderName, Role, SessionStatus};
+
 /// A user account.
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -15,8 +17,8 @@ pub struct UserRow {
     pub display_name: String,
     /// argon2id PHC string.
     pub password_hash: String,
-    /// `user` or `admin`.
-    pub role: String,
+    /// Role of the account.
+    pub role: Role,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -29,7 +31,7 @@ pub struct ContextMessage {
     /// What was said.
     pub text: String,
     /// The provider that processed it.
-    pub provider: String,
+    pub provider: ProviderName,
     /// Client-supplied id, if any.
     #[serde(default)]
     pub message_id: Option<String>,
@@ -47,7 +49,7 @@ pub struct InsightRecord {
     /// In [0, 1].
     pub confidence: f64,
     /// The provider that produced it.
-    pub provider: String,
+    pub provider: ProviderName,
 }
 
 /// What is kept of the conversation on the session itself: small counters, constant in size.
@@ -69,9 +71,9 @@ pub struct SessionRow {
     /// Owner.
     pub user_id: Uuid,
     /// Current provider.
-    pub provider: String,
-    /// `active` or `ended`.
-    pub status: String,
+    pub provider: ProviderName,
+    /// Lifecycle state.
+    pub status: SessionStatus,
     /// Free-form metadata object.
     pub metadata: serde_json::Value,
     /// Config object from the create request.
@@ -92,9 +94,9 @@ pub struct SwitchRecord {
     /// Session.
     pub session_id: Uuid,
     /// From.
-    pub from_provider: String,
+    pub from_provider: ProviderName,
     /// To.
-    pub to_provider: String,
+    pub to_provider: ProviderName,
     /// Messages carried over.
     pub context_preserved: i64,
     /// Whether it succeeded.
@@ -128,9 +130,9 @@ pub struct RefreshTokenRow {
 #[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<SessionStatus>,
     /// Only this provider.
-    pub provider: Option<String>,
+    pub provider: Option<ProviderName>,
     /// Page size.
     pub limit: i64,
     /// Rows to skip.

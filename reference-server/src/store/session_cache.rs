@@ -86,14 +86,15 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{ProviderName, SessionStatus};
     use crate::store::Context;
 
-    fn row(provider: &str) -> SessionRow {
+    fn row(provider: ProviderName) -> SessionRow {
         SessionRow {
             id: Uuid::from_u128(7),
             user_id: Uuid::from_u128(1),
-            provider: provider.into(),
-            status: "active".into(),
+            provider,
+            status: SessionStatus::Active,
             metadata: serde_json::json!({}),
             config: serde_json::json!({}),
             context: Context::default(),
@@ -107,10 +108,10 @@ mod tests {
     fn a_read_fills_the_copy_and_a_write_drops_it() {
         let cache = SessionCache::default();
         let read_at = cache.reading();
-        cache.fill(&row("gemini"), read_at);
+        cache.fill(&row(ProviderName::Gemini), read_at);
         assert_eq!(
             cache.get(Uuid::from_u128(7)).map(|r| r.provider),
-            Some("gemini".into())
+            Some(ProviderName::Gemini)
         );
         cache.invalidate(Uuid::from_u128(7));
         assert!(cache.get(Uuid::from_u128(7)).is_none());
@@ -122,13 +123,13 @@ mod tests {
         let read_at = cache.reading();
         // The write lands between the read's query and its fill.
         cache.invalidate(Uuid::from_u128(7));
-        cache.fill(&row("stale"), read_at);
+        cache.fill(&row(ProviderName::OpenAi), read_at);
         assert!(cache.get(Uuid::from_u128(7)).is_none());
         let read_at = cache.reading();
-        cache.fill(&row("fresh"), read_at);
+        cache.fill(&row(ProviderName::Deepgram), read_at);
         assert_eq!(
             cache.get(Uuid::from_u128(7)).map(|r| r.provider),
-            Some("fresh".into())
+            Some(ProviderName::Deepgram)
         );
     }
 
@@ -136,7 +137,7 @@ mod tests {
     fn the_copy_never_grows_past_its_capacity() {
         let cache = SessionCache::default();
         for i in 0..(CAPACITY as u128 + 10) {
-            let mut r = row("gemini");
+            let mut r = row(ProviderName::Gemini);
             r.id = Uuid::from_u128(i);
             cache.fill(&r, cache.reading());
         }

@@ -1,5 +1,7 @@
 //! One WebSocket connection: forwards hub events, answers client frames, and closes on
-//! session end (1000), revocation (4001, pushed), idle timeout (4008) or shutdown (1001).
+//! session end (1000), revocation (4001, pushed), idle timeout (4008) or shutdown (1001); a
+//! close from the peer is echoed with its code. The frames it receives are any stream (the
+//! socket's, or the socket faults' decorator around it, see [`crate::faults::ws`]).
 //!
 //! A socket delivers strictly increasing `seq`s whatever order events reach it in (its own
 //! instance's publications directly, other instances' through the bus, gap fills from the
@@ -9,15 +11,16 @@
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Map, Value};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, Stream, StreamExt};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{Instant, sleep_until};
 use uuid::Uuid;
 
 use super::hub::{HubEvent, HubMessage, SessionHub, envelope};
-use super::messages::{ClientMessage, FrameError, parse};
+use super::messages::{ClientMessage, ErrorReply, FrameError, Pong, parse};
 use crate::auth::{Claims, Revocation};
 use crate::conversation::{TextError, process_text};
 use crate::state::AppState;
@@ -26,7 +29,6 @@ use crate::state::AppState;
 mod close {
     pub const NORMAL: u16 = 1000;
     pub const GOING_AWAY: u16 = 1001;
-    pub const UNSUPPORTED: u16 = 1003;
     pub const REVOKED: u16 = 4001;
     pub const IDLE: u16 = 4008;
 }
@@ -63,6 +65,14 @@ impl Conn {
                 reason: reason.into(),
             })))
             .await;
+        let _ = self.sink.close().await;
+        Flow::Stop
+    }
+
+    /// Answers the peer's close with the same code, as RFC 6455 (5.5.1) asks.
+    async fn echo_close(&mut self, frame: Option<CloseFrame>) -> Flow {
+        tracing::debug!(session_id = %self.session_id, code = frame.as_ref().map(|f| f.code), "peer closed the socket");
+        let _ = self.sink.send(Message::Close(frame)).await;
         let _ = self.sink.close().await;
         Flow::Stop
     }
@@ -134,38 +144,31 @@ impl Conn {
     }
 
     /// A reply to this connection only: carries the last seq, never advances it.
-    async fn reply(&mut self, kind: &str, fields: Map<String, Value>) -> Flow {
+    async fn reply(&mut self, kind: &str, fields: &impl Serialize) -> Flow {
+        let fields = match serde_json::to_value(fields) {
+            Ok(Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
         let frame = envelope(kind, self.last_seq, self.session_id, fields);
         self.send_text(frame.to_string()).await
     }
 
     async fn reply_error(&mut self, code: &str, message: &str) -> Flow {
-        let mut fields = Map::new();
-        fields.insert("code".into(), code.into());
-        fields.insert("message".into(), message.into());
-        self.reply("error", fields).await
+        self.reply("error", &ErrorReply { code, message }).await
     }
 
     async fn on_frame_error(&mut self, error: FrameError) -> Flow {
-        if self.state.faults.malformed_closes {
-            return self.close(close::UNSUPPORTED, "malformed message").await;
-        }
         self.reply_error(error.code(), error.message()).await
     }
 
     async fn on_client(&mut self, message: ClientMessage) -> Flow {
         match message {
             ClientMessage::Ping { timestamp } => {
-                if self.state.faults.no_pong {
-                    return Flow::Continue;
-                }
-                let mut fields = Map::new();
-                fields.insert(
-                    "server_timestamp".into(),
-                    chrono::Utc::now().timestamp_millis().into(),
-                );
-                fields.insert("client_timestamp".into(), timestamp.unwrap_or(Value::Null));
-                self.reply("pong", fields).await
+                let pong = Pong {
+                    server_timestamp: chrono::Utc::now().timestamp_millis(),
+                    client_timestamp: timestamp,
+                };
+                self.reply("pong", &pong).await
             }
             ClientMessage::Text { text, message_id } => {
                 match process_text(&self.state, self.session_id, &text, message_id).await {
@@ -185,42 +188,39 @@ impl Conn {
                     }
                 }
             }
-            ClientMessage::Resume { last_seq } => {
-                if self.state.faults.no_resume {
-                    return Flow::Continue;
-                }
-                match self.hub.replay_after_seq(last_seq).await {
-                    Ok(events) => {
-                        for event in events {
-                            self.last_seq = event.seq;
-                            if let Flow::Stop = self.send_text(event.text.clone()).await {
-                                return Flow::Stop;
-                            }
+            ClientMessage::Resume { last_seq } => match self.hub.replay_after_seq(last_seq).await {
+                Ok(events) => {
+                    for event in events {
+                        self.last_seq = event.seq;
+                        if let Flow::Stop = self.send_text(event.text.clone()).await {
+                            return Flow::Stop;
                         }
-                        Flow::Continue
                     }
-                    Err(_) => {
-                        self.reply_error(
-                            "resume_unavailable",
-                            &format!("events after seq {last_seq} are no longer available"),
-                        )
-                        .await
-                    }
+                    Flow::Continue
                 }
-            }
+                Err(_) => {
+                    self.reply_error(
+                        "resume_unavailable",
+                        &format!("events after seq {last_seq} are no longer available"),
+                    )
+                    .await
+                }
+            },
         }
     }
 }
 
-/// Serves one upgraded socket until it closes.
-pub(super) async fn run(
-    socket: WebSocket,
+/// Serves one upgraded socket (its sending half and the frames it receives) until it closes.
+pub(super) async fn run<S>(
+    sink: SplitSink<WebSocket, Message>,
+    mut stream: S,
     state: AppState,
     session_id: Uuid,
     claims: Claims,
     ended: bool,
-) {
-    let (sink, mut stream): (_, SplitStream<WebSocket>) = socket.split();
+) where
+    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
     let hub = state.hubs.get(session_id);
     let mut revocations = state.revocations.subscribe();
     let mut shutdown = state.shutdown_signal();
@@ -268,7 +268,8 @@ pub(super) async fn run(
             frame = stream.next() => {
                 deadline = Instant::now() + idle_timeout;
                 match frame {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Flow::Stop,
+                    None | Some(Err(_)) => Flow::Stop,
+                    Some(Ok(Message::Close(frame))) => conn.echo_close(frame).await,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
                     Some(Ok(Message::Binary(_))) => {
                         match conn.drain(&mut events).await {

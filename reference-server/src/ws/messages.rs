@@ -1,6 +1,7 @@
-//! Client frames of the session stream and their validation.
+//! Client frames of the session stream and their validation, and the replies that go to one
+//! connection only (`pong`, `error`; session events are in [`crate::events`]).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A validated client message.
@@ -54,6 +55,24 @@ impl FrameError {
             | FrameError::InvalidPayload(m) => m,
         }
     }
+}
+
+/// `pong`: the fields of the reply to a `ping`.
+#[derive(Debug, Serialize)]
+pub struct Pong {
+    /// Server clock, Unix milliseconds.
+    pub server_timestamp: i64,
+    /// The ping's `timestamp`, echoed (null when it had none).
+    pub client_timestamp: Option<Value>,
+}
+
+/// `error`: the fields of the reply to a refused frame.
+#[derive(Debug, Serialize)]
+pub struct ErrorReply<'a> {
+    /// Machine-readable code (`malformed_message`, `unknown_type`, …).
+    pub code: &'a str,
+    /// What was wrong.
+    pub message: &'a str,
 }
 
 #[derive(Deserialize)]

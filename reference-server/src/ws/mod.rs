@@ -15,10 +15,13 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::StreamExt;
 
 use crate::conversation::load_owned;
+use crate::domain::SessionStatus;
 use crate::error::AppError;
 use crate::extract::{SessionId, authenticate, bearer_token};
+use crate::faults::ws::FrameFaults;
 use crate::state::AppState;
 
 /// The session stream (and its `/ai/ws` alias).
@@ -51,14 +54,20 @@ pub async fn upgrade(
     let session = load_owned(&state, auth.user_id, session_id).await?;
     let upgrade =
         upgrade.map_err(|e| AppError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
-    let ended = session.status != "active";
-    if state.faults.slow_upgrade {
-        // The `slow-upgrade` fault: a deliberate delay for auditors to measure, not a
-        // synchronisation.
-        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    }
+    let ended = session.status != SessionStatus::Active;
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| connection::run(socket, state, session_id, auth.claims, ended))
+        .on_upgrade(move |socket| async move {
+            let (sink, frames) = socket.split();
+            let claims = auth.claims;
+            // The frames are decorated only when a socket fault is on.
+            match FrameFaults::of(&state) {
+                None => connection::run(sink, frames, state, session_id, claims, ended).await,
+                Some(faults) => {
+                    let frames = faults.wrap(frames);
+                    connection::run(sink, frames, state, session_id, claims, ended).await;
+                }
+            }
+        })
         .into_response())
 }

@@ -279,7 +279,7 @@ async fn auto_failover() {
 
     app.state
         .providers
-        .get("gemini")
+        .get(&voice_reference_server::ProviderName::Gemini)
         .unwrap()
         .set_healthy(false);
     let failed_over = app.post(&url, Some(&token), json!({})).await;

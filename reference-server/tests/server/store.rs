@@ -136,3 +136,60 @@ async fn migration_moves_the_json_context_into_the_new_tables() {
     assert_eq!(messages[1].at.timestamp_millis() % 1000, 500);
     store.close().await;
 }
+
+/// The closed vocabularies are checked where rows are read: a provider or status the API
+/// cannot produce (written behind the server's back) makes the read fail instead of reaching
+/// a handler as a string nobody validated.
+#[tokio::test]
+async fn a_row_outside_the_vocabulary_is_refused_at_the_storage_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("v.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    let user = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO users VALUES (?, 'a@example.com', 'A', 'x', 'user', '2024-01-01T00:00:00Z')",
+    )
+    .bind(user.to_string())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let insert = |provider: &'static str, status: &'static str| {
+        let id = uuid::Uuid::new_v4();
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO sessions (id, user_id, provider, status, metadata, config, context, \
+                 message_count, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, '{}', '{}', '{}', 0, '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')",
+            )
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .bind(provider)
+            .bind(status)
+            .execute(&pool)
+            .await
+            .unwrap();
+            id
+        }
+    };
+    let sound = insert("deepgram", "ended").await;
+    let row = store.session(sound).await.unwrap().unwrap();
+    assert_eq!(
+        (row.provider.as_str(), row.status.as_str()),
+        ("deepgram", "ended")
+    );
+    let user_row = store.user_by_id(user).await.unwrap().unwrap();
+    assert_eq!(user_row.role, voice_reference_server::Role::User);
+
+    let stranger = insert("skynet", "active").await;
+    assert!(store.session(stranger).await.is_err());
+    let paused = insert("gemini", "paused").await;
+    assert!(store.session(paused).await.is_err());
+    pool.close().await;
+    store.close().await;
+}

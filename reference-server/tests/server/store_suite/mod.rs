@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 use voice_reference_server::store::{Context, SessionRow, Store, UserRow};
+use voice_reference_server::{Role, SessionStatus};
 
 use crate::pg::PgDatabase;
 
@@ -74,7 +75,7 @@ pub(crate) fn user(email: &str) -> UserRow {
         email: email.into(),
         display_name: format!("name of {email}"),
         password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA".into(),
-        role: "user".into(),
+        role: Role::User,
         created_at: at(0),
     }
 }
@@ -89,8 +90,8 @@ pub(crate) fn session(user_id: Uuid, provider: &str, offset_ms: i64) -> SessionR
     SessionRow {
         id: Uuid::new_v4(),
         user_id,
-        provider: provider.into(),
-        status: "active".into(),
+        provider: provider.parse().expect("a provider"),
+        status: SessionStatus::Active,
         metadata: json!({"customer": "c-1", "tags": ["a", "b"], "score": 0.25}),
         config: json!({"language": "en"}),
         context: Context::default(),

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 use uuid::Uuid;
+use voice_reference_server::ProviderName;
 use voice_reference_server::store::{
     Context, ContextMessage, InsightRecord, SessionFilter, SessionRow, Store, StoreError,
     SwitchRecord, now,
@@ -38,8 +39,8 @@ async fn sessions(store: Store) {
     assert!(store.session(Uuid::new_v4()).await.unwrap().is_none());
 
     let page = |status: Option<&str>, provider: Option<&str>, limit, offset| SessionFilter {
-        status: status.map(Into::into),
-        provider: provider.map(Into::into),
+        status: status.map(|s| s.parse().unwrap()),
+        provider: provider.map(|p| p.parse().unwrap()),
         limit,
         offset,
     };
@@ -65,7 +66,7 @@ async fn sessions(store: Store) {
     assert_eq!((ids(&rows), total), (vec![mine[2].id, mine[0].id], 2));
 
     let mut ended = mine[0].clone();
-    ended.status = "ended".into();
+    ended.status = voice_reference_server::SessionStatus::Ended;
     ended.ended_at = Some(at(500));
     ended.updated_at = at(500);
     ended.metadata = json!({"outcome": "resolved"});
@@ -102,7 +103,7 @@ fn utterance(n: i64) -> (ContextMessage, InsightRecord) {
     let message = ContextMessage {
         speaker: "customer".into(),
         text: format!("utterance {n}"),
-        provider: "gemini".into(),
+        provider: ProviderName::Gemini,
         message_id: (n % 2 == 0).then(|| format!("m-{n}")),
         at: at(1_000 + n * 1_001),
     };
@@ -110,7 +111,7 @@ fn utterance(n: i64) -> (ContextMessage, InsightRecord) {
         insight_type: "sentiment".into(),
         content: "neutral".into(),
         confidence: 0.5 + n as f64 / 100.0,
-        provider: "gemini".into(),
+        provider: ProviderName::Gemini,
     };
     (message, insight)
 }
@@ -182,21 +183,21 @@ async fn switch_history(store: Store) {
 
     let switch = |from: &str, to: &str, kept, reason: Option<&str>, ms| SwitchRecord {
         session_id: s.id,
-        from_provider: from.into(),
-        to_provider: to.into(),
+        from_provider: from.parse().unwrap(),
+        to_provider: to.parse().unwrap(),
         context_preserved: kept,
         success: true,
         error_message: None,
         reason: reason.map(Into::into),
         switched_at: at(ms),
     };
-    s.provider = "openai".into();
+    s.provider = ProviderName::OpenAi;
     s.updated_at = at(10);
     let first = switch("gemini", "openai", 1, Some("latency"), 10);
     store.record_switch(&s, &first, false).await.unwrap();
     assert_eq!(store.messages(s.id).await.unwrap().len(), 1, "kept");
 
-    s.provider = "deepgram".into();
+    s.provider = ProviderName::Deepgram;
     s.context = Context::default();
     s.updated_at = now();
     let mut second = switch("openai", "deepgram", 0, None, 20);
@@ -206,7 +207,7 @@ async fn switch_history(store: Store) {
     assert!(store.messages(s.id).await.unwrap().is_empty(), "reset");
 
     let row = store.session(s.id).await.unwrap().unwrap();
-    assert_eq!(row.provider, "deepgram");
+    assert_eq!(row.provider.as_str(), "deepgram");
     assert_eq!(row.context, Context::default());
     let history = store.switch_history(s.id).await.unwrap();
     let seen: Vec<_> = history

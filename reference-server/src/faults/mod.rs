@@ -2,9 +2,47 @@
 //!
 //! Each flag breaks exactly one behaviour of the reference server so that an auditor's
 //! check can be shown to fail against it. All `false` (the default) is the correct server.
-//! The branches live at the exact spot of the behaviour they break (`state.faults.x`).
+//!
+//! Why here and not in the handlers: the handlers, the conversation and the socket loop are
+//! the definition of a correct server and read no flag. Every fault is a decorator around one
+//! of the server's seams, put in place when the state and the router are built, and only when
+//! that fault is on, so a correct server runs none of this code and pays nothing for it:
+//!
+//! * [`http`]: tower layers around the REST routes (`missing-switch-history`, `schema-drift`,
+//!   `invalid-input-accepted`, `no-auth-on-list`, `slow-switch`, `flaky-switch`,
+//!   `drop-context`, `failover-noop`, `no-revocation`, `ws-ignores-revocation`,
+//!   `cross-user-leak`, `slow-upgrade`). `invalid-input-500` and `plain-errors` rewrite every
+//!   response and sit in [`responses`], one layer outside every route.
+//! * [`store`]: a decorator around the storage traits (`refresh-reuse-accepted`).
+//! * [`providers`]: a decorator around the provider trait (`stale-provider`).
+//! * [`events`]: an [`crate::events::EventSink`] between the conversation and the session hub
+//!   (`seq-disorder`, `bad-event-schema`, `slow-events`, `drop-events`, `silent-switch`).
+//! * [`ws`]: a decorator around the stream of client frames of a socket (`no-pong`,
+//!   `no-resume`, `malformed-closes`); these are protocol-level, but each can still be
+//!   expressed as "the connection receives a different frame": a ping or resume the server
+//!   ignores becomes a WebSocket-level pong (activity, no reply), and a malformed frame
+//!   becomes the peer's close 1003, which the connection echoes as the protocol asks.
+//! * [`published_contract`]: `stale-published-contract` edits the document published at
+//!   start.
+//!
+//! Two counters the faults need live in the hub (`SessionHub::is_fifth_transcript`,
+//! `skip_seq`, `publish_reusing_seq`): a sequence number can only be skipped or reused where
+//! it is allocated.
 
 use std::fmt;
+
+use serde_json::Value;
+
+use crate::events::Events;
+use crate::providers::Providers;
+use crate::store::Store;
+
+pub mod events;
+pub mod http;
+pub mod providers;
+pub mod responses;
+pub mod store;
+pub mod ws;
 
 /// The set of injected faults. `Faults::default()` injects none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -187,6 +225,49 @@ impl Faults {
     }
 }
 
+impl Faults {
+    /// The store, behind the storage faults that are on (the same store when none is).
+    pub fn decorate_store(&self, store: Store) -> Store {
+        if self.refresh_reuse_accepted {
+            Store::from_backend(store::ReusableRefreshTokens::new(store))
+        } else {
+            store
+        }
+    }
+
+    /// The providers, behind the provider faults that are on (the same registry when none is).
+    pub fn decorate_providers(&self, providers: Providers, store: &Store) -> Providers {
+        if self.stale_provider {
+            providers::stale(&providers, store)
+        } else {
+            providers
+        }
+    }
+
+    /// Where the conversation's events go: straight to the hub unless a stream fault is on.
+    pub fn events(&self) -> Events {
+        let faults = events::EventFaults::from(self);
+        if faults.any() {
+            Events::Decorated(std::sync::Arc::new(faults))
+        } else {
+            Events::Direct
+        }
+    }
+}
+
+/// The contract as `GET /openapi.json` publishes it: under `stale-published-contract`, an
+/// older version (`info.version` 0.9.0, without the switch-history path; the route still
+/// works).
+pub fn published_contract(mut contract: Value, faults: &Faults) -> Value {
+    if faults.stale_published_contract {
+        contract["info"]["version"] = Value::from("0.9.0");
+        if let Some(paths) = contract.get_mut("paths").and_then(Value::as_object_mut) {
+            paths.remove("/api/v1/sessions/{session_id}/switch-history");
+        }
+    }
+    contract
+}
+
 impl fmt::Display for Faults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let enabled = self.enabled();
@@ -208,6 +289,24 @@ mod tests {
             let faults = Faults::only(name).unwrap_or_default();
             assert_eq!(faults.enabled(), vec![name]);
         }
+    }
+
+    #[test]
+    fn a_correct_server_gets_no_decorator() {
+        assert!(matches!(Faults::default().events(), Events::Direct));
+        assert!(matches!(
+            Faults::only("silent-switch").map(|f| f.events()),
+            Ok(Events::Decorated(_))
+        ));
+        assert!(matches!(
+            Faults::only("no-pong").map(|f| f.events()),
+            Ok(Events::Direct)
+        ));
+        let contract = serde_json::json!({"info": {"version": "1.0.0"}, "paths": {}});
+        assert_eq!(
+            published_contract(contract.clone(), &Faults::default()),
+            contract
+        );
     }
 
     #[test]
