@@ -136,7 +136,9 @@ async fn issue_pair(
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let refresh = refresh_tokens::generate();
     let family = family.unwrap_or_else(|| Uuid::new_v4().to_string());
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    // Issued at the access token's (floored) instant, so a cut-off of the same millisecond
+    // does not cover it either.
+    let issued_ms = claims.iat_ms.max(chrono::Utc::now().timestamp_millis());
     let ttl = i64::try_from(state.config.refresh_ttl.as_secs()).unwrap_or(i64::MAX);
     state
         .store
@@ -144,8 +146,8 @@ async fn issue_pair(
             &refresh_tokens::hash(&refresh),
             user.id,
             &family,
-            now_ms,
-            now_ms.div_euclid(1000).saturating_add(ttl),
+            issued_ms,
+            issued_ms.div_euclid(1000).saturating_add(ttl),
         )
         .await?;
     Ok(TokenPair {
