@@ -61,8 +61,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building release binaries" >&2
-(cd "$ROOT" && cargo build --release --quiet -p voice-reference-server \
-    --bin voice-reference-server --example minimal --example switch_load) >&2
+# The whole workspace, as `cargo build --release` builds it (one feature set for shared crates).
+(cd "$ROOT" && cargo build --release --quiet --workspace --bins --examples) >&2
 
 # Waits until "$1" (a log file) names the bound address; prints host:port.
 bound_addr() {

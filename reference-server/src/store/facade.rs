@@ -104,6 +104,16 @@ impl Store {
         }
     }
 
+    /// After writing the whole row `s`: keeps it as the copy when the write succeeded, drops
+    /// the copy when it failed.
+    fn written_row(&self, s: &SessionRow, ok: bool) {
+        match &self.sessions {
+            Some(cache) if ok => cache.written(s),
+            Some(cache) => cache.invalidate(s.id),
+            None => {}
+        }
+    }
+
     /// The engine's name (`sqlite` or `postgres`).
     pub fn engine(&self) -> &'static str {
         self.aggregates.database.engine()
@@ -223,7 +233,7 @@ impl Store {
     /// Inserts a session.
     pub async fn insert_session(&self, s: &SessionRow) -> Result<(), StoreError> {
         let result = self.aggregates.sessions.insert_session(s).await;
-        self.written(s.id);
+        self.written_row(s, result.is_ok());
         result
     }
 
@@ -267,9 +277,10 @@ impl Store {
     }
 
     /// Writes provider, status, metadata, counters and timestamps back (never the messages).
+    /// Writes of one session must be serialized by the caller (see `session_cache`).
     pub async fn update_session(&self, s: &SessionRow) -> Result<(), StoreError> {
         let result = self.aggregates.sessions.update_session(s).await;
-        self.written(s.id);
+        self.written_row(s, result.is_ok());
         result
     }
 
@@ -300,7 +311,8 @@ impl Store {
 
     // ----- switches -----
 
-    /// Updates the session and appends the switch, atomically.
+    /// Updates the session and appends the switch, atomically. Writes of one session must be
+    /// serialized by the caller (see `session_cache`).
     pub async fn record_switch(
         &self,
         s: &SessionRow,
@@ -312,7 +324,7 @@ impl Store {
             .switches
             .record_switch(s, switch, reset_context)
             .await;
-        self.written(s.id);
+        self.written_row(s, result.is_ok());
         result
     }
 

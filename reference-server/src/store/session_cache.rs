@@ -12,6 +12,12 @@
 //! started reading (checked under the map's lock). Under heavy writes some reads therefore go
 //! to the database; none returns a row older than the last write it could have seen.
 //!
+//! A write whose caller knows the whole row afterwards (create, end, switch) puts that row in
+//! place of the copy instead of dropping it, so the next read needs no query. That relies on
+//! one rule the callers keep: writes of one session are serialized (the conversation module
+//! holds the session hub's operation lock around each), so no other write of the same session
+//! can land between the database write and the copy.
+//!
 //! With several instances (a shared cache) a write on another instance would not drop this
 //! copy, so [`super::Store::with_session_cache`] is only called for the embedded shape.
 
@@ -52,6 +58,19 @@ impl SessionCache {
         if self.generation.load(Ordering::Acquire) != read_at {
             return;
         }
+        if rows.len() >= CAPACITY {
+            rows.clear();
+        }
+        rows.insert(row.id, row.clone());
+    }
+
+    /// Puts `row`, just written to the database, in place of any copy (see the module header
+    /// for why no other write of the session can race this one).
+    pub fn written(&self, row: &SessionRow) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let Ok(mut rows) = self.rows.write() else {
+            return;
+        };
         if rows.len() >= CAPACITY {
             rows.clear();
         }
@@ -130,6 +149,20 @@ mod tests {
         assert_eq!(
             cache.get(Uuid::from_u128(7)).map(|r| r.provider),
             Some(ProviderName::Deepgram)
+        );
+    }
+
+    #[test]
+    fn a_written_row_replaces_the_copy_and_stops_older_reads_from_filling() {
+        let cache = SessionCache::default();
+        let before_write = cache.reading();
+        cache.fill(&row(ProviderName::Gemini), before_write);
+        cache.written(&row(ProviderName::OpenAi));
+        // A read that started before the write must not put its older row back.
+        cache.fill(&row(ProviderName::Gemini), before_write);
+        assert_eq!(
+            cache.get(Uuid::from_u128(7)).map(|r| r.provider),
+            Some(ProviderName::OpenAi)
         );
     }
 

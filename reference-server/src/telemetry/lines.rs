@@ -201,27 +201,31 @@ impl Visit for HumanFields<'_> {
     }
 }
 
-/// `value` as a JSON string, quotes included.
+/// `value` as a JSON string, quotes included. Scans bytes: every byte of a multi-byte UTF-8
+/// character is >= 0x80, so only ASCII quotes, backslashes and control bytes need escaping and
+/// runs between them are copied whole.
 fn escaped(out: &mut String, value: &str) {
     out.push('"');
+    let bytes = value.as_bytes();
     let mut start = 0;
-    for (i, c) in value.char_indices() {
-        let escape = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            c if (c as u32) < 0x20 => "",
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
             _ => continue,
         };
+        // `i` is an ASCII byte's index: a character boundary on both sides.
         out.push_str(&value[start..i]);
         if escape.is_empty() {
-            let _ = write!(out, "\\u{:04x}", c as u32);
+            let _ = write!(out, "\\u{:04x}", b);
         } else {
             out.push_str(escape);
         }
-        start = i + c.len_utf8();
+        start = i + 1;
     }
     out.push_str(&value[start..]);
     out.push('"');

@@ -119,7 +119,13 @@ struct Line<'a> {
 
 impl Write for Line<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.bytes.extend_from_slice(buf);
+        // A whole line in one write (what `lines::Lines` does) goes straight to the buffer,
+        // without a copy of its own.
+        if self.bytes.is_empty() && buf.ends_with(b"\n") {
+            self.shared.push(buf);
+        } else {
+            self.bytes.extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
 
@@ -142,7 +148,7 @@ impl<'a> MakeWriter<'a> for BufferWriter {
     fn make_writer(&'a self) -> Self::Writer {
         Line {
             shared: &self.shared,
-            bytes: Vec::with_capacity(512),
+            bytes: Vec::new(),
         }
     }
 }

@@ -11,12 +11,20 @@
 //! 1,000 switches/s: thousands of sleeps averaging 5 ms, which made the switch p99 20–25 ms).
 //! Queued on one connection instead, writers wait only for the writes ahead of them, which
 //! take tens of microseconds each. In WAL mode readers never wait for the writer.
+//!
+//! Checkpoints run in the background, not inside a commit. By default SQLite checkpoints the
+//! WAL into the database file (with an fsync of each) in whichever commit crosses 1,000 pages,
+//! so that commit, and every write queued behind it on the one writer, waits for the disk: the
+//! switch benchmark showed 100–150 ms stalls when the disk was busy. The writer therefore has
+//! automatic checkpoints off, and a task runs a PASSIVE checkpoint on a reader connection every
+//! [`CHECKPOINT_EVERY`]; a passive checkpoint never blocks the writer (nor waits for it).
 
 mod accounts;
 mod events;
 mod sessions;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -25,6 +33,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::StoreError;
@@ -37,6 +46,39 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The one writer connection; every statement that writes goes here.
     writer: SqlitePool,
+    /// Stops the background checkpoints when the last clone of the store is dropped.
+    _checkpoints: Option<Arc<watch::Sender<()>>>,
+}
+
+/// How often the background task checkpoints the WAL.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Checkpoints `readers`' database every [`CHECKPOINT_EVERY`] until the returned sender and
+/// its clones are all dropped or the pool is closed.
+fn spawn_checkpoints(readers: SqlitePool) -> Arc<watch::Sender<()>> {
+    let (stop, mut stopped) = watch::channel(());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                // Every sender dropped: the store is gone.
+                _ = stopped.changed() => return,
+            }
+            if readers.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&readers)
+                .await
+                && !readers.is_closed()
+            {
+                tracing::warn!(error = %e, "background WAL checkpoint failed; retrying");
+            }
+        }
+    });
+    Arc::new(stop)
 }
 
 /// Ids are stored as their hyphenated text.
@@ -69,21 +111,57 @@ impl SqliteStore {
         // The writer first: it creates the file (`mode=rwc`) and the schema.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         // An in-memory database lives in its connection: readers must share it.
         if database_url.contains(":memory:") || database_url.contains("mode=memory") {
+            // One connection, no WAL file to checkpoint apart from it: SQLite's own.
+            sqlx::query("PRAGMA wal_autocheckpoint = 1000")
+                .execute(&writer)
+                .await?;
             return Ok(SqliteStore {
                 pool: writer.clone(),
                 writer,
+                _checkpoints: None,
             });
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool, writer })
+        let checkpoints = spawn_checkpoints(pool.clone());
+        Ok(SqliteStore {
+            pool,
+            writer,
+            _checkpoints: Some(checkpoints),
+        })
+    }
+}
+
+impl SqliteStore {
+    /// Runs `query`, a whole `BEGIN IMMEDIATE; …; COMMIT` script, on the writer in one round
+    /// trip to its thread (sqlx hands SQLite the statements one after the other, binding the
+    /// arguments in order), instead of one round trip per statement. A failing statement stops
+    /// the script inside its transaction: it is rolled back here, and a connection that cannot
+    /// roll back is closed rather than returned to the pool with a transaction open.
+    async fn atomically<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<(), sqlx::Error> {
+        let mut conn = self.writer.acquire().await?;
+        match query.execute(&mut *conn).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let rolled_back = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                if let Err(rollback) = rolled_back
+                    && !rollback.to_string().contains("no transaction is active")
+                {
+                    let _ = conn.close().await;
+                }
+                Err(e)
+            }
+        }
     }
 }
 

@@ -167,10 +167,15 @@ impl ConversationStore for SqliteStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let id = session_id.to_string();
-            let mut tx = self.writer.begin().await?;
-            sqlx::query(
-                "INSERT INTO session_messages (session_id, position, speaker, text, provider, message_id, at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            // One round trip to the writer's thread for the whole transaction.
+            let query = sqlx::query(
+                "BEGIN IMMEDIATE; \
+                 INSERT INTO session_messages (session_id, position, speaker, text, provider, message_id, at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?); \
+                 INSERT INTO session_insights (session_id, position, insight_type, content, confidence, provider) \
+                 VALUES (?, ?, ?, ?, ?, ?); \
+                 UPDATE sessions SET message_count = ?, sentiment = ?, updated_at = ? WHERE id = ?; \
+                 COMMIT",
             )
             .bind(&id)
             .bind(position)
@@ -179,32 +184,19 @@ impl ConversationStore for SqliteStore {
             .bind(&message.provider)
             .bind(&message.message_id)
             .bind(message.at)
-            .execute(&mut *tx)
-            .await
-            .map_err(crate::store::map_unique)?;
-            sqlx::query(
-                "INSERT INTO session_insights (session_id, position, insight_type, content, confidence, provider) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
             .bind(&id)
             .bind(position)
             .bind(&insight.insight_type)
             .bind(&insight.content)
             .bind(insight.confidence)
             .bind(&insight.provider)
-            .execute(&mut *tx)
-            .await
-            .map_err(crate::store::map_unique)?;
-            sqlx::query(
-                "UPDATE sessions SET message_count = ?, sentiment = ?, updated_at = ? WHERE id = ?",
-            )
             .bind(context.message_count)
             .bind(&context.sentiment)
             .bind(message.at)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            .bind(&id);
+            self.atomically(query)
+                .await
+                .map_err(crate::store::map_unique)?;
             Ok(())
         })
     }
@@ -242,41 +234,41 @@ impl SwitchStore for SqliteStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let id = s.id.to_string();
-            let mut tx = self.writer.begin().await?;
+            // One round trip to the writer's thread for the whole transaction.
+            let sql = if reset_context {
+                "BEGIN IMMEDIATE; \
+                 DELETE FROM session_messages WHERE session_id = ?; \
+                 DELETE FROM session_insights WHERE session_id = ?; \
+                 UPDATE sessions SET provider = ?, message_count = ?, sentiment = ?, updated_at = ? WHERE id = ?; \
+                 INSERT INTO switch_history (session_id, from_provider, to_provider, context_preserved, success, error_message, reason, switched_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?); \
+                 COMMIT"
+            } else {
+                "BEGIN IMMEDIATE; \
+                 UPDATE sessions SET provider = ?, message_count = ?, sentiment = ?, updated_at = ? WHERE id = ?; \
+                 INSERT INTO switch_history (session_id, from_provider, to_provider, context_preserved, success, error_message, reason, switched_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?); \
+                 COMMIT"
+            };
+            let mut query = sqlx::query(sql);
             if reset_context {
-                for sql in [
-                    "DELETE FROM session_messages WHERE session_id = ?",
-                    "DELETE FROM session_insights WHERE session_id = ?",
-                ] {
-                    sqlx::query(sql).bind(&id).execute(&mut *tx).await?;
-                }
+                query = query.bind(&id).bind(&id);
             }
-            sqlx::query(
-                "UPDATE sessions SET provider = ?, message_count = ?, sentiment = ?, updated_at = ? \
-                 WHERE id = ?",
-            )
-            .bind(&s.provider)
-            .bind(s.context.message_count)
-            .bind(&s.context.sentiment)
-            .bind(s.updated_at)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO switch_history (session_id, from_provider, to_provider, context_preserved, success, error_message, reason, switched_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(switch.session_id.to_string())
-            .bind(&switch.from_provider)
-            .bind(&switch.to_provider)
-            .bind(switch.context_preserved)
-            .bind(switch.success)
-            .bind(&switch.error_message)
-            .bind(&switch.reason)
-            .bind(switch.switched_at)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            let query = query
+                .bind(&s.provider)
+                .bind(s.context.message_count)
+                .bind(&s.context.sentiment)
+                .bind(s.updated_at)
+                .bind(&id)
+                .bind(switch.session_id.to_string())
+                .bind(&switch.from_provider)
+                .bind(&switch.to_provider)
+                .bind(switch.context_preserved)
+                .bind(switch.success)
+                .bind(&switch.error_message)
+                .bind(&switch.reason)
+                .bind(switch.switched_at);
+            self.atomically(query).await?;
             Ok(())
         })
     }

@@ -165,6 +165,20 @@ async fn conversation(store: Store) {
         5
     );
     assert!(store.messages(Uuid::new_v4()).await.unwrap().is_empty());
+
+    // The refused write left no transaction open: the next one lands whole.
+    let (message, insight) = utterance(5);
+    let context = Context {
+        message_count: 6,
+        sentiment: Some("mood-5".into()),
+    };
+    store
+        .append_utterance(s.id, 5, &message, &insight, &context)
+        .await
+        .unwrap();
+    assert_eq!(store.messages(s.id).await.unwrap().len(), 6);
+    let row = store.session(s.id).await.unwrap().unwrap();
+    assert_eq!(row.context.message_count, 6);
 }
 
 async fn switch_history(store: Store) {
