@@ -172,9 +172,9 @@ impl Visit for JsonFields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.key(field);
         // `message` arrives as format arguments; anything else as its Debug text.
-        let mut text = String::new();
-        let _ = write!(text, "{value:?}");
-        escaped(self.out, &text);
+        self.out.push('"');
+        let _ = write!(Escaping(self.out), "{value:?}");
+        self.out.push('"');
     }
 }
 
@@ -201,34 +201,61 @@ impl Visit for HumanFields<'_> {
     }
 }
 
-/// `value` as a JSON string, quotes included. Scans bytes: every byte of a multi-byte UTF-8
-/// character is >= 0x80, so only ASCII quotes, backslashes and control bytes need escaping and
-/// runs between them are copied whole.
+/// Bytes that must be escaped inside a JSON string: controls, `"` and `\\`.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// `value` as a JSON string, quotes included.
 fn escaped(out: &mut String, value: &str) {
     out.push('"');
+    escape_into(out, value);
+    out.push('"');
+}
+
+/// Appends `value` escaped for a JSON string. Scans bytes: every byte of a multi-byte UTF-8
+/// character is >= 0x80, so only ASCII quotes, backslashes and controls need escaping, and the
+/// runs between them are copied whole.
+fn escape_into(out: &mut String, value: &str) {
     let bytes = value.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
+        if !NEEDS_ESCAPE[usize::from(b)] {
+            continue;
+        }
         // `i` is an ASCII byte's index: a character boundary on both sides.
         out.push_str(&value[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{:04x}", b);
-        } else {
-            out.push_str(escape);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                let _ = write!(out, "\\u{b:04x}");
+            }
         }
         start = i + 1;
     }
     out.push_str(&value[start..]);
-    out.push('"');
+}
+
+/// Formats straight into the line, escaped (no string of its own per value).
+struct Escaping<'a>(&'a mut String);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape_into(self.0, s);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
