@@ -14,4 +14,5 @@ mod sessions;
 mod store;
 mod store_suite;
 mod strict;
+mod telephony;
 mod ws;

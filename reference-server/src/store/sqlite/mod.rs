@@ -13,6 +13,7 @@
 //! take tens of microseconds each. In WAL mode readers never wait for the writer.
 
 mod accounts;
+mod calls;
 mod events;
 mod sessions;
 
