@@ -78,10 +78,7 @@ pub trait Cache: Send + Sync + 'static {
     /// session → call. Recovery at start passes every non-terminal call at once.
     fn put_calls<'a>(&'a self, calls: &'a [ActiveCall]) -> BoxFuture<'a, Result<(), CacheError>>;
     /// Forgets a call that ended, both ways.
-    fn remove_call<'a>(
-        &'a self,
-        call: &'a ActiveCall,
-    ) -> BoxFuture<'a, Result<(), CacheError>>;
+    fn remove_call<'a>(&'a self, call: &'a ActiveCall) -> BoxFuture<'a, Result<(), CacheError>>;
     /// The cached entry of an active call: `None` when the call is not cached, else its
     /// session (itself `None` when the call has no session).
     fn call_session<'a>(

@@ -98,9 +98,14 @@ struct OutboundCallRequest {
 
 impl Validate for OutboundCallRequest {
     fn validate(&self) -> Result<(), String> {
-        for (field, number) in [("from_number", &self.from_number), ("to_number", &self.to_number)] {
+        for (field, number) in [
+            ("from_number", &self.from_number),
+            ("to_number", &self.to_number),
+        ] {
             if !is_e164(number) {
-                return Err(format!("{field} must be an E.164 number (+ and 2 to 15 digits)"));
+                return Err(format!(
+                    "{field} must be an E.164 number (+ and 2 to 15 digits)"
+                ));
             }
         }
         Ok(())
@@ -285,8 +290,8 @@ async fn twilio_webhook(
         .as_ref()
         .ok_or_else(|| refused(SignatureError::NotConfigured("twilio")))?;
     let signature = signature_header(&headers, "x-twilio-signature")?;
-    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| refused(SignatureError::Invalid))?;
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body).map_err(|_| refused(SignatureError::Invalid))?;
     let url = requested_url(&state, &headers, &uri);
     webhooks::verify_twilio(&token.0, &url, &params, signature).map_err(refused)?;
     let param = |name: &str| {

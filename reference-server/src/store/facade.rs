@@ -8,12 +8,12 @@ use uuid::Uuid;
 
 use super::session_cache::SessionCache;
 use super::traits::{
-    Backend, CallStore, ConversationStore, CredentialStore, Database, EventStore, SessionStore, SwitchStore,
-    UserStore,
+    Backend, CallStore, ConversationStore, CredentialStore, Database, EventStore, SessionStore,
+    SwitchStore, UserStore,
 };
 use super::{
-    CallRow, Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionFilter, SessionRow, StoreError,
-    StoredEvent, SwitchRecord, UserRow, postgres, sqlite,
+    CallRow, Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionFilter, SessionRow,
+    StoreError, StoredEvent, SwitchRecord, UserRow, postgres, sqlite,
 };
 
 /// Handle to the database; cheap to clone: one reference count, because the state of every
@@ -107,7 +107,10 @@ impl Store {
 
     /// The call store, or [`StoreError::NoCallStore`].
     fn calls(&self) -> Result<&Arc<dyn CallStore>, StoreError> {
-        self.aggregates.calls.as_ref().ok_or(StoreError::NoCallStore)
+        self.aggregates
+            .calls
+            .as_ref()
+            .ok_or(StoreError::NoCallStore)
     }
 
     /// A facade over one engine implementing every aggregate.

@@ -9,8 +9,8 @@ use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use super::{
-    CallRow, Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionFilter, SessionRow, StoreError,
-    StoredEvent, SwitchRecord, UserRow,
+    CallRow, Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionFilter, SessionRow,
+    StoreError, StoredEvent, SwitchRecord, UserRow,
 };
 
 /// What every storage method returns.

@@ -76,11 +76,7 @@ impl CallStore for PgStore {
         })
     }
 
-    fn update_call_status<'a>(
-        &'a self,
-        c: &'a CallRow,
-        from: CallStatus,
-    ) -> StoreFuture<'a, bool> {
+    fn update_call_status<'a>(&'a self, c: &'a CallRow, from: CallStatus) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let done = sqlx::query(
                 "UPDATE calls SET status = $1, call_metadata = $2, updated_at = $3, ended_at = $4 \
@@ -100,11 +96,13 @@ impl CallStore for PgStore {
 
     fn active_calls_of(&self, user_id: Uuid, limit: u32) -> StoreFuture<'_, Vec<CallRow>> {
         Box::pin(async move {
-            let rows = sqlx::query(select_calls!("WHERE user_id = $1 AND ended_at IS NULL ORDER BY created_at LIMIT $2"))
-                .bind(user_id)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
+            let rows = sqlx::query(select_calls!(
+                "WHERE user_id = $1 AND ended_at IS NULL ORDER BY created_at LIMIT $2"
+            ))
+            .bind(user_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
             rows.iter().map(call_from_row).collect()
         })
     }

@@ -79,11 +79,7 @@ impl CallStore for SqliteStore {
         })
     }
 
-    fn update_call_status<'a>(
-        &'a self,
-        c: &'a CallRow,
-        from: CallStatus,
-    ) -> StoreFuture<'a, bool> {
+    fn update_call_status<'a>(&'a self, c: &'a CallRow, from: CallStatus) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let done = sqlx::query(
                 "UPDATE calls SET status = ?, call_metadata = ?, updated_at = ?, ended_at = ? \
@@ -103,11 +99,13 @@ impl CallStore for SqliteStore {
 
     fn active_calls_of(&self, user_id: Uuid, limit: u32) -> StoreFuture<'_, Vec<CallRow>> {
         Box::pin(async move {
-            let rows = sqlx::query(select_calls!("WHERE user_id = ? AND ended_at IS NULL ORDER BY created_at LIMIT ?"))
-                .bind(user_id.to_string())
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
+            let rows = sqlx::query(select_calls!(
+                "WHERE user_id = ? AND ended_at IS NULL ORDER BY created_at LIMIT ?"
+            ))
+            .bind(user_id.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
             rows.iter().map(call_from_row).collect()
         })
     }

@@ -9,7 +9,11 @@ use voice_reference_server::telephony::{CallStatus, Carrier, Direction};
 
 use super::{at, stored_user};
 
-on_every_engine!(calls_round_trip, status_changes_are_conditional, active_calls);
+on_every_engine!(
+    calls_round_trip,
+    status_changes_are_conditional,
+    active_calls
+);
 
 fn call(id: &str, user_id: Uuid, session_id: Option<Uuid>, offset_ms: i64) -> CallRow {
     CallRow {
@@ -52,16 +56,31 @@ async fn status_changes_are_conditional(store: Store) {
     store.insert_call(&c).await.unwrap();
     c.status = CallStatus::Ringing;
     c.updated_at = at(10);
-    assert!(store.update_call_status(&c, CallStatus::Initiated).await.unwrap());
+    assert!(
+        store
+            .update_call_status(&c, CallStatus::Initiated)
+            .await
+            .unwrap()
+    );
     // A second change from the old status loses: the stored status is no longer `initiated`.
     let mut stale = c.clone();
     stale.status = CallStatus::Failed;
-    assert!(!store.update_call_status(&stale, CallStatus::Initiated).await.unwrap());
+    assert!(
+        !store
+            .update_call_status(&stale, CallStatus::Initiated)
+            .await
+            .unwrap()
+    );
     c.status = CallStatus::Failed;
     c.ended_at = Some(at(20));
     c.updated_at = at(20);
     c.metadata = json!({"reason": "busy"});
-    assert!(store.update_call_status(&c, CallStatus::Ringing).await.unwrap());
+    assert!(
+        store
+            .update_call_status(&c, CallStatus::Ringing)
+            .await
+            .unwrap()
+    );
     assert_eq!(store.call("CAstatus").await.unwrap(), Some(c));
 }
 
@@ -69,14 +88,28 @@ async fn active_calls(store: Store) {
     let u = stored_user(&store, "active@example.com").await;
     let other = stored_user(&store, "other@example.com").await;
     let session = Uuid::new_v4();
-    store.insert_call(&call("CA2", u.id, Some(session), 20)).await.unwrap();
-    store.insert_call(&call("CA1", u.id, None, 10)).await.unwrap();
-    store.insert_call(&call("CAo", other.id, None, 0)).await.unwrap();
+    store
+        .insert_call(&call("CA2", u.id, Some(session), 20))
+        .await
+        .unwrap();
+    store
+        .insert_call(&call("CA1", u.id, None, 10))
+        .await
+        .unwrap();
+    store
+        .insert_call(&call("CAo", other.id, None, 0))
+        .await
+        .unwrap();
     let mut ended = call("CAend", u.id, None, 30);
     store.insert_call(&ended).await.unwrap();
     ended.status = CallStatus::Failed;
     ended.ended_at = Some(at(31));
-    assert!(store.update_call_status(&ended, CallStatus::Initiated).await.unwrap());
+    assert!(
+        store
+            .update_call_status(&ended, CallStatus::Initiated)
+            .await
+            .unwrap()
+    );
 
     let mine: Vec<String> = store
         .active_calls_of(u.id, 100)
