@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/telephony/call/{call_id}", get(lookup))
         .route("/api/telephony/call/{call_id}/status", post(update_status))
         .route("/api/telephony/calls/active", get(active))
-        .route("/api/telephony/providers/health", get(health))
+        .route("/api/telephony/provider-health", get(health))
         .route("/api/telephony/webhooks/twilio", post(twilio_webhook))
         .route("/api/telephony/webhooks/telnyx", post(telnyx_webhook))
 }
@@ -221,7 +221,7 @@ struct TelephonyHealth {
     providers: Vec<CarrierHealth>,
 }
 
-/// `GET /api/telephony/providers/health`.
+/// `GET /api/telephony/provider-health`.
 async fn health(State(state): State<AppState>, _auth: AuthUser) -> Json<TelephonyHealth> {
     Json(TelephonyHealth {
         providers: state.carriers.health(),

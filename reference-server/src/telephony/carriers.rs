@@ -17,7 +17,7 @@ pub struct CarrierError {
     pub carrier: Carrier,
 }
 
-/// What `GET /api/telephony/providers/health` reports per carrier.
+/// What `GET /api/telephony/provider-health` reports per carrier.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CarrierHealth {
     /// The carrier.

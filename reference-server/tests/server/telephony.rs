@@ -269,7 +269,7 @@ async fn numbers_must_be_e164_and_calls_are_private() {
         0
     );
     let health = app
-        .get("/api/telephony/providers/health", Some(&alice))
+        .get("/api/telephony/provider-health", Some(&alice))
         .await;
     assert_eq!(health.status, StatusCode::OK);
     let providers: Vec<&str> = health.body["providers"]
