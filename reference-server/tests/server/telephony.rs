@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 use uuid::Uuid;
 use voice_reference_server::AppState;
+use voice_reference_server::cache::{ActiveCall, Cache, InMemoryCache, RedisCache};
 use voice_reference_server::settings::{Secret, Settings};
 use voice_reference_server::telephony::CallStatus;
 use voice_reference_server::telephony::webhooks::{
@@ -500,4 +501,64 @@ async fn recovery_at_start_fills_the_cache_and_a_lost_cache_loses_no_call() {
     let reply = set_status(&app, &token, &live, CallStatus::Ringing).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.raw);
     assert_eq!(status_of(&app, &token, &live).await, "ringing");
+}
+
+/// The call ↔ session mappings, the same on every cache tier.
+async fn call_mappings(cache: &dyn Cache) {
+    let session = Uuid::new_v4().to_string();
+    let first = ActiveCall {
+        call_id: "CAfirst".into(),
+        session_id: Some(session.clone()),
+    };
+    let second = ActiveCall {
+        call_id: "CAsecond".into(),
+        session_id: Some(session.clone()),
+    };
+    let bare = ActiveCall {
+        call_id: "v3:bare".into(),
+        session_id: None,
+    };
+    cache
+        .put_calls(&[first.clone(), bare.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.call_session("CAfirst").await.unwrap(),
+        Some(Some(session.clone()))
+    );
+    assert_eq!(cache.call_session("v3:bare").await.unwrap(), Some(None));
+    assert_eq!(cache.call_session("CAnone").await.unwrap(), None);
+    assert_eq!(
+        cache.session_call(&session).await.unwrap().as_deref(),
+        Some("CAfirst")
+    );
+    // A newer call of the session takes the reverse mapping; the old one ending keeps it.
+    cache.put_calls(&[second.clone()]).await.unwrap();
+    cache.remove_call(&first).await.unwrap();
+    assert_eq!(cache.call_session("CAfirst").await.unwrap(), None);
+    assert_eq!(
+        cache.session_call(&session).await.unwrap().as_deref(),
+        Some("CAsecond")
+    );
+    cache.remove_call(&second).await.unwrap();
+    cache.remove_call(&bare).await.unwrap();
+    assert_eq!(cache.session_call(&session).await.unwrap(), None);
+    assert_eq!(cache.call_session("v3:bare").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn call_mappings_on_the_in_process_cache() {
+    call_mappings(&InMemoryCache::default()).await;
+}
+
+#[tokio::test]
+async fn call_mappings_on_redis() {
+    let Some(url) = crate::cache::shared_redis_or_skip() else {
+        return;
+    };
+    let prefix = format!("voice:test:{}:", Uuid::new_v4().simple());
+    let cache = RedisCache::open(url, &prefix).unwrap();
+    call_mappings(&cache).await;
+    let left = crate::cache::redis_cli(6379, &["--scan", "--pattern", &format!("{prefix}*")]);
+    assert_eq!(left, "", "keys left behind");
 }
