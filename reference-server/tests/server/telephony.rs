@@ -533,7 +533,7 @@ async fn call_mappings(cache: &dyn Cache) {
         Some("CAfirst")
     );
     // A newer call of the session takes the reverse mapping; the old one ending keeps it.
-    cache.put_calls(&[second.clone()]).await.unwrap();
+    cache.put_calls(std::slice::from_ref(&second)).await.unwrap();
     cache.remove_call(&first).await.unwrap();
     assert_eq!(cache.call_session("CAfirst").await.unwrap(), None);
     assert_eq!(
