@@ -15,4 +15,5 @@ mod store;
 mod store_suite;
 mod strict;
 mod telephony;
+mod telephony_webhooks;
 mod ws;
