@@ -158,6 +158,25 @@ mod tests {
     }
 
     #[test]
+    fn telephony_flags_reach_the_settings_and_the_token_is_never_shown() {
+        let cli = Cli::try_parse_from([
+            "voice-reference-server",
+            "--twilio-auth-token",
+            "tw-secret-42",
+            "--telnyx-public-key",
+            "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",
+        ]);
+        let settings = cli.ok().and_then(|c| c.into_settings().ok());
+        let settings = settings.unwrap_or_default();
+        assert_eq!(
+            settings.telephony.twilio_auth_token,
+            Some(Secret("tw-secret-42".into()))
+        );
+        assert!(settings.telephony.telnyx_public_key.is_some());
+        assert!(!format!("{settings:?}").contains("tw-secret-42"));
+    }
+
+    #[test]
     fn help_lists_every_fault() {
         let mut command = Cli::command();
         let help = command.render_long_help().to_string();
