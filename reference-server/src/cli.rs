@@ -9,7 +9,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::cache::CacheConfig;
 use crate::faults::{Faults, UnknownFault};
-use crate::settings::{DEFAULT_DATABASE_URL, Settings};
+use crate::settings::{DEFAULT_DATABASE_URL, Secret, Settings, TelephonySettings};
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,6 +82,14 @@ pub struct Cli {
     /// Repeatable; VOICE_CORS_ORIGINS takes a comma list. None: no CORS headers at all.
     #[arg(long = "cors-origin", value_name = "ORIGIN", env = "VOICE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origin: Vec<String>,
+    /// Twilio auth token: the key of `X-Twilio-Signature` on Twilio webhooks. Without it every
+    /// Twilio webhook is refused.
+    #[arg(long, env = "VOICE_TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<Secret>,
+    /// Telnyx webhook public key (base64 of the 32-byte Ed25519 key, as the Telnyx portal shows
+    /// it). Without it every Telnyx webhook is refused.
+    #[arg(long, env = "VOICE_TELNYX_PUBLIC_KEY")]
+    pub telnyx_public_key: Option<String>,
 }
 
 /// An origin is `scheme://host[:port]`: no path, no wildcard (arbitrary origins are never allowed).
@@ -117,6 +125,10 @@ impl Cli {
                 None => CacheConfig::InProcess,
             },
             cors_origins: self.cors_origin,
+            telephony: TelephonySettings {
+                twilio_auth_token: self.twilio_auth_token,
+                telnyx_public_key: self.telnyx_public_key,
+            },
             ..Settings::default()
         })
     }
@@ -143,6 +155,25 @@ mod tests {
         ] {
             assert!(parse_origin(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn telephony_flags_reach_the_settings_and_the_token_is_never_shown() {
+        let cli = Cli::try_parse_from([
+            "voice-reference-server",
+            "--twilio-auth-token",
+            "tw-secret-42",
+            "--telnyx-public-key",
+            "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",
+        ]);
+        let settings = cli.ok().and_then(|c| c.into_settings().ok());
+        let settings = settings.unwrap_or_default();
+        assert_eq!(
+            settings.telephony.twilio_auth_token,
+            Some(Secret("tw-secret-42".into()))
+        );
+        assert!(settings.telephony.telnyx_public_key.is_some());
+        assert!(!format!("{settings:?}").contains("tw-secret-42"));
     }
 
     #[test]

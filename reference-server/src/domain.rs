@@ -7,15 +7,14 @@
 //! and read back by `FromStr`; serde and sqlx both go through those two functions, so the
 //! storage modules bind and read these types directly and convert at their edge.
 
-use std::fmt;
 use std::str::FromStr;
 
 /// Implements `Display`, serde and the sqlx column conversions (a text column, on every engine)
 /// through `as_str` and `FromStr`.
 macro_rules! text_vocabulary {
     ($name:ident) => {
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
@@ -70,6 +69,8 @@ macro_rules! text_vocabulary {
     };
 }
 
+pub(crate) use text_vocabulary;
+
 /// A value outside a closed vocabulary; the message names the valid ones.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} `{value}`; expected one of {expected}")]
@@ -77,6 +78,17 @@ pub struct UnknownValue {
     what: &'static str,
     value: String,
     expected: &'static str,
+}
+
+impl UnknownValue {
+    /// `value` is not a `what`; `expected` lists the valid spellings.
+    pub(crate) fn new(what: &'static str, value: &str, expected: &'static str) -> Self {
+        UnknownValue {
+            what,
+            value: value.to_owned(),
+            expected,
+        }
+    }
 }
 
 /// An AI provider of the contract.

@@ -22,6 +22,9 @@ pub enum AppError {
     /// 401: no token, or an invalid, expired or revoked one; bad credentials.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
+    /// 403: authenticated but refused (e.g. a webhook whose signature does not verify).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// 404: nothing the caller may see.
     #[error("not found: {0}")]
     NotFound(String),
@@ -96,6 +99,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -111,6 +115,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => "bad-request",
             AppError::Unauthorized(_) => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not-found",
             AppError::MethodNotAllowed => "method-not-allowed",
             AppError::UnsupportedMediaType(_) => "unsupported-media-type",
@@ -127,6 +132,7 @@ impl AppError {
         match self {
             AppError::BadRequest(d)
             | AppError::Unauthorized(d)
+            | AppError::Forbidden(d)
             | AppError::NotFound(d)
             | AppError::Conflict(d)
             | AppError::UnsupportedMediaType(d)

@@ -34,6 +34,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod telephony;
 pub mod ws;
 
 pub use domain::{ProviderName, Role, SessionStatus};

@@ -43,6 +43,36 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Failed sign-ins allowed per account and peer address before 429.
     pub login_limit: LoginLimit,
+    /// Webhook secrets of the telephony carriers.
+    pub telephony: TelephonySettings,
+}
+
+/// A secret value (token, key): never shown by `Debug`, so settings can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// How the carriers' webhooks are verified. Without a secret a carrier's webhooks are all
+/// refused (401): an unverifiable webhook is never trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TelephonySettings {
+    /// Twilio's auth token (HMAC-SHA1 key of `X-Twilio-Signature`).
+    pub twilio_auth_token: Option<Secret>,
+    /// Telnyx's Ed25519 public key, base64 of the raw 32 bytes.
+    pub telnyx_public_key: Option<String>,
 }
 
 /// argon2id parameters (memory in KiB, iterations, parallelism 1).
@@ -127,6 +157,7 @@ impl Default for Settings {
             cache: CacheConfig::InProcess,
             cors_origins: Vec::new(),
             login_limit: LoginLimit::default(),
+            telephony: TelephonySettings::default(),
         }
     }
 }

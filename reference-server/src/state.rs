@@ -17,6 +17,9 @@ use crate::providers::Providers;
 use crate::settings::{PasswordHashing, Settings};
 use crate::startup::StartError;
 use crate::store::Store;
+use crate::telephony::Carriers;
+use crate::telephony::calls::{self, Recovery};
+use crate::telephony::webhooks::WebhookKeys;
 use crate::ws::hub::Hubs;
 use crate::ws::hubs::Dispatch;
 
@@ -81,6 +84,12 @@ pub struct Shared {
     pub contract: Arc<serde_json::Value>,
     /// Failed sign-ins per account and peer.
     pub login_limiter: Arc<LoginLimiter>,
+    /// The telephony carriers.
+    pub carriers: Carriers,
+    /// How their webhooks are verified.
+    pub webhook_keys: WebhookKeys,
+    /// What call recovery did at start.
+    pub recovery: Recovery,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
@@ -114,9 +123,13 @@ impl AppState {
                     .into(),
             ));
         }
+        let engine = Store::connect(&settings.database_url).await?;
         let store = settings
             .faults
-            .decorate_store(Store::connect(&settings.database_url).await?);
+            .decorate_store(engine.clone())
+            .with_calls_of(&engine);
+        let webhook_keys =
+            WebhookKeys::from_settings(&settings.telephony).map_err(StartError::Config)?;
         // One instance owns the database unless the cache is shared.
         let store = if settings.cache.is_shared() {
             store
@@ -160,6 +173,8 @@ impl AppState {
                 "cache tier unavailable at start: revocation checks use the database until it returns"
             );
         }
+        // Every non-terminal call back into the cache before the first request.
+        let recovery = calls::recover(&store, cache.as_ref()).await?;
         Ok(AppState(Arc::new(Shared {
             revocations,
             store: store.clone(),
@@ -183,6 +198,12 @@ impl AppState {
                 cors_origins: settings.cors_origins.clone(),
             }),
             login_limiter: Arc::new(LoginLimiter::new(settings.login_limit)),
+            carriers: Carriers::simulated(
+                webhook_keys.twilio.is_some(),
+                webhook_keys.telnyx.is_some(),
+            ),
+            webhook_keys,
+            recovery,
             contract: Arc::new(crate::faults::published_contract(
                 contract,
                 &settings.faults,

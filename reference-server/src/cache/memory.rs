@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::BoxFuture;
 
-use super::{Cache, CacheError, RevocationView};
+use super::{ActiveCall, Cache, CacheError, RevocationView};
 
 /// The in-process implementation.
 #[derive(Debug)]
@@ -17,6 +17,10 @@ pub struct InMemoryCache {
     jtis: RwLock<HashMap<String, i64>>,
     cutoffs: RwLock<HashMap<String, i64>>,
     epoch: RwLock<Option<String>>,
+    /// Active calls: call id → session id (if any).
+    calls: RwLock<HashMap<String, Option<String>>>,
+    /// Session id → its active call.
+    session_calls: RwLock<HashMap<String, String>>,
     available: AtomicBool,
 }
 
@@ -26,6 +30,8 @@ impl Default for InMemoryCache {
             jtis: RwLock::default(),
             cutoffs: RwLock::default(),
             epoch: RwLock::default(),
+            calls: RwLock::default(),
+            session_calls: RwLock::default(),
             available: AtomicBool::new(true),
         }
     }
@@ -48,6 +54,12 @@ impl InMemoryCache {
             }
             if let Ok(mut e) = self.epoch.write() {
                 *e = None;
+            }
+            if let Ok(mut c) = self.calls.write() {
+                c.clear();
+            }
+            if let Ok(mut s) = self.session_calls.write() {
+                s.clear();
             }
         }
         self.available.store(available, Ordering::SeqCst);
@@ -124,6 +136,60 @@ impl Cache for InMemoryCache {
             self.up()?;
             *self.epoch.write().map_err(poisoned)? = None;
             Ok(())
+        })
+    }
+
+    fn put_calls<'a>(&'a self, calls: &'a [ActiveCall]) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            self.up()?;
+            let mut by_call = self.calls.write().map_err(poisoned)?;
+            let mut by_session = self.session_calls.write().map_err(poisoned)?;
+            for call in calls {
+                by_call.insert(call.call_id.clone(), call.session_id.clone());
+                if let Some(session) = &call.session_id {
+                    by_session.insert(session.clone(), call.call_id.clone());
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_call<'a>(&'a self, call: &'a ActiveCall) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            self.up()?;
+            self.calls.write().map_err(poisoned)?.remove(&call.call_id);
+            if let Some(session) = &call.session_id {
+                let mut by_session = self.session_calls.write().map_err(poisoned)?;
+                if by_session.get(session) == Some(&call.call_id) {
+                    by_session.remove(session);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn call_session<'a>(
+        &'a self,
+        call_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Option<String>>, CacheError>> {
+        Box::pin(async move {
+            self.up()?;
+            Ok(self.calls.read().map_err(poisoned)?.get(call_id).cloned())
+        })
+    }
+
+    fn session_call<'a>(
+        &'a self,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, CacheError>> {
+        Box::pin(async move {
+            self.up()?;
+            Ok(self
+                .session_calls
+                .read()
+                .map_err(poisoned)?
+                .get(session_id)
+                .cloned())
         })
     }
 

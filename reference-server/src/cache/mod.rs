@@ -1,4 +1,6 @@
-//! The cache tier in front of the database, for the revocation check on every request.
+//! The cache tier in front of the database, for the revocation check on every request and
+//! the call ↔ session mappings of active calls (seed 000 §6.2; the `calls` table is their
+//! truth and recovery at start rebuilds them, see `telephony::manager`).
 //!
 //! The database is the truth; the cache never holds the only copy of anything. What the cache
 //! adds is speed: a token check is one cache read instead of two database queries. For that to
@@ -38,7 +40,16 @@ pub struct RevocationView {
     pub epoch: Option<String>,
 }
 
-/// Revocation state kept close to the request path.
+/// An active call as the cache maps it (call ↔ session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveCall {
+    /// The carrier's call id.
+    pub call_id: String,
+    /// The session it feeds, if any.
+    pub session_id: Option<String>,
+}
+
+/// Revocation state and active calls, kept close to the request path.
 pub trait Cache: Send + Sync + 'static {
     /// Records a revoked token id until `expires_at` (Unix seconds).
     fn revoke_jti<'a>(
@@ -63,6 +74,22 @@ pub trait Cache: Send + Sync + 'static {
     fn set_epoch<'a>(&'a self, epoch: &'a str) -> BoxFuture<'a, Result<(), CacheError>>;
     /// Removes the epoch marker: the cache may be incomplete.
     fn clear_epoch(&self) -> BoxFuture<'_, Result<(), CacheError>>;
+    /// Records active calls, each as call → session (none when the call has no session) and
+    /// session → call. Recovery at start passes every non-terminal call at once.
+    fn put_calls<'a>(&'a self, calls: &'a [ActiveCall]) -> BoxFuture<'a, Result<(), CacheError>>;
+    /// Forgets a call that ended, both ways.
+    fn remove_call<'a>(&'a self, call: &'a ActiveCall) -> BoxFuture<'a, Result<(), CacheError>>;
+    /// The cached entry of an active call: `None` when the call is not cached, else its
+    /// session (itself `None` when the call has no session).
+    fn call_session<'a>(
+        &'a self,
+        call_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Option<String>>, CacheError>>;
+    /// The active call of a session, if one is cached.
+    fn session_call<'a>(
+        &'a self,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, CacheError>>;
     /// Reachability probe for `/ready`.
     fn ping(&self) -> BoxFuture<'_, Result<(), CacheError>>;
     /// `in-process` or `redis`, for logs and `/ready`.

@@ -7,7 +7,10 @@
 //! retried on every request.
 //!
 //! Keys, all under the configured prefix: `rev:epoch` (the completeness marker, see the
-//! module header of `cache`), `rev:jti:<jti>` (expires with the token), `rev:cut:<user>`.
+//! module header of `cache`), `rev:jti:<jti>` (expires with the token), `rev:cut:<user>`;
+//! active calls as `call:c:<call id>` (its session id, empty when none) and
+//! `call:s:<session id>` (its call id). Call keys have no expiry: a call leaves the cache when
+//! it ends, and the `calls` table rebuilds them at start.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -15,7 +18,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{Cache, CacheError, RevocationView};
+use super::{ActiveCall, Cache, CacheError, RevocationView};
 
 /// Deadline of one call (local Redis answers in well under a millisecond).
 const CALL_TIMEOUT: Duration = Duration::from_millis(250);
@@ -26,6 +29,15 @@ const BACKOFF: Duration = Duration::from_millis(500);
 const MAX_CUTOFF: &str = "local c = redis.call('GET', KEYS[1]) \
      if (not c) or tonumber(c) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end \
      return 1";
+
+/// Deletes a key only when it holds the given value (a session's mapping to a call that
+/// has since been replaced by another call stays).
+const DEL_IF_EQUAL: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+     return redis.call('DEL', KEYS[1]) end return 0";
+
+/// Calls written per round trip (recovery writes every active call; one huge pipeline would
+/// outlast the call deadline).
+const CALLS_PER_PIPELINE: usize = 1000;
 
 /// The Redis implementation.
 pub struct RedisCache {
@@ -191,6 +203,88 @@ impl Cache for RedisCache {
                 p
             })
             .await
+        })
+    }
+
+    fn put_calls<'a>(&'a self, calls: &'a [ActiveCall]) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            for chunk in calls.chunks(CALLS_PER_PIPELINE) {
+                self.run::<()>(|| {
+                    let mut p = redis::pipe();
+                    for call in chunk {
+                        let session = call.session_id.as_deref().unwrap_or("");
+                        p.cmd("SET")
+                            .arg(self.key(&["call", "c", &call.call_id]))
+                            .arg(session)
+                            .ignore();
+                        if !session.is_empty() {
+                            p.cmd("SET")
+                                .arg(self.key(&["call", "s", session]))
+                                .arg(&call.call_id)
+                                .ignore();
+                        }
+                    }
+                    p
+                })
+                .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_call<'a>(&'a self, call: &'a ActiveCall) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            self.run::<()>(|| {
+                let mut p = redis::pipe();
+                p.cmd("DEL")
+                    .arg(self.key(&["call", "c", &call.call_id]))
+                    .ignore();
+                if let Some(session) = &call.session_id {
+                    // Only when the session still maps to this call.
+                    p.cmd("EVAL")
+                        .arg(DEL_IF_EQUAL)
+                        .arg(1)
+                        .arg(self.key(&["call", "s", session]))
+                        .arg(&call.call_id)
+                        .ignore();
+                }
+                p
+            })
+            .await
+        })
+    }
+
+    fn call_session<'a>(
+        &'a self,
+        call_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Option<String>>, CacheError>> {
+        Box::pin(async move {
+            let key = self.key(&["call", "c", call_id]);
+            let (session,): (Option<String>,) = self
+                .run(|| {
+                    let mut p = redis::pipe();
+                    p.cmd("GET").arg(key);
+                    p
+                })
+                .await?;
+            Ok(session.map(|s| (!s.is_empty()).then_some(s)))
+        })
+    }
+
+    fn session_call<'a>(
+        &'a self,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, CacheError>> {
+        Box::pin(async move {
+            let key = self.key(&["call", "s", session_id]);
+            let (call,): (Option<String>,) = self
+                .run(|| {
+                    let mut p = redis::pipe();
+                    p.cmd("GET").arg(key);
+                    p
+                })
+                .await?;
+            Ok(call)
         })
     }
 

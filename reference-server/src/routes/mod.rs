@@ -1,7 +1,7 @@
 //! The router: every path of `openapi.yaml` and `websocket.yaml`, plus problem-document
 //! fallbacks for unknown routes (404) and wrong methods (405).
 //!
-//! Each area (operations, auth, sessions, switching, the stream) owns its `router()` next to
+//! Each area (operations, auth, sessions, switching, telephony, the stream) owns its `router()` next to
 //! its handlers; `app()` merges them and adds what every route shares (fallbacks, correlation
 //! ids, fault layers, hardening), so a new area of the backend is one module and one `merge`.
 
@@ -9,6 +9,7 @@ mod auth;
 mod ops;
 mod sessions;
 mod switching;
+mod telephony;
 
 pub(crate) use sessions::SessionPage;
 pub(crate) use switching::AutoFailoverResponse;
@@ -29,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(sessions::router())
         .merge(switching::router())
+        .merge(telephony::router())
         .merge(ws::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);

@@ -33,6 +33,18 @@ struct Readiness {
     status: &'static str,
     checks: ReadinessChecks,
     cache_backend: &'static str,
+    recovery: RecoveryView,
+}
+
+/// What call recovery did at start.
+#[derive(Debug, Serialize)]
+struct RecoveryView {
+    /// Non-terminal calls loaded back into the cache.
+    calls: usize,
+    /// How long it took, in milliseconds.
+    duration_ms: f64,
+    /// Whether the cache took them.
+    cached: bool,
 }
 
 /// The dependencies `/ready` looked at.
@@ -73,6 +85,11 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, AppErro
             cache,
         },
         cache_backend: state.cache.kind(),
+        recovery: RecoveryView {
+            calls: state.recovery.calls,
+            duration_ms: state.recovery.duration.as_secs_f64() * 1000.0,
+            cached: state.recovery.cached,
+        },
     }))
 }
 

@@ -8,12 +8,12 @@ use uuid::Uuid;
 
 use super::session_cache::SessionCache;
 use super::traits::{
-    Backend, ConversationStore, CredentialStore, Database, EventStore, SessionStore, SwitchStore,
-    UserStore,
+    Backend, CallStore, ConversationStore, CredentialStore, Database, EventStore, SessionStore,
+    SwitchStore, UserStore,
 };
 use super::{
-    Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionFilter, SessionRow, StoreError,
-    StoredEvent, SwitchRecord, UserRow, postgres, sqlite,
+    CallRow, Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionFilter, SessionRow,
+    StoreError, StoredEvent, SwitchRecord, UserRow, postgres, sqlite,
 };
 
 /// Handle to the database; cheap to clone: one reference count, because the state of every
@@ -35,6 +35,8 @@ struct Aggregates {
     conversation: Arc<dyn ConversationStore>,
     switches: Arc<dyn SwitchStore>,
     events: Arc<dyn EventStore>,
+    /// `None` for a facade over a decorator (see [`Store::with_calls_of`]).
+    calls: Option<Arc<dyn CallStore>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -63,13 +65,52 @@ impl Store {
     /// migrations.
     pub async fn connect(database_url: &str) -> Result<Store, StoreError> {
         match engine_of(database_url)? {
-            "postgres" => Ok(Store::from_backend(
-                postgres::PgStore::connect(database_url).await?,
-            )),
-            _ => Ok(Store::from_backend(
-                sqlite::SqliteStore::connect(database_url).await?,
-            )),
+            "postgres" => {
+                let engine = postgres::PgStore::connect(database_url).await?;
+                Ok(Store::from_backend(engine.clone()).with_calls(Arc::new(engine)))
+            }
+            _ => {
+                let engine = sqlite::SqliteStore::connect(database_url).await?;
+                Ok(Store::from_backend(engine.clone()).with_calls(Arc::new(engine)))
+            }
         }
+    }
+
+    /// The same facade with `calls` as its call store.
+    #[must_use]
+    fn with_calls(self, calls: Arc<dyn CallStore>) -> Store {
+        let a = &self.aggregates;
+        Store {
+            aggregates: Arc::new(Aggregates {
+                database: a.database.clone(),
+                users: a.users.clone(),
+                credentials: a.credentials.clone(),
+                sessions: a.sessions.clone(),
+                conversation: a.conversation.clone(),
+                switches: a.switches.clone(),
+                events: a.events.clone(),
+                calls: Some(calls),
+            }),
+            sessions: self.sessions,
+        }
+    }
+
+    /// The same facade with the call store of `engine` (a facade built by [`Store::connect`]):
+    /// what a decorated facade uses, since decorators wrap every aggregate but calls.
+    #[must_use]
+    pub fn with_calls_of(self, engine: &Store) -> Store {
+        match &engine.aggregates.calls {
+            Some(calls) => self.with_calls(calls.clone()),
+            None => self,
+        }
+    }
+
+    /// The call store, or [`StoreError::NoCallStore`].
+    fn calls(&self) -> Result<&Arc<dyn CallStore>, StoreError> {
+        self.aggregates
+            .calls
+            .as_ref()
+            .ok_or(StoreError::NoCallStore)
     }
 
     /// A facade over one engine implementing every aggregate.
@@ -84,6 +125,7 @@ impl Store {
                 conversation: backend.clone(),
                 switches: backend.clone(),
                 events: backend,
+                calls: None,
             }),
             sessions: None,
         }
@@ -364,6 +406,43 @@ impl Store {
     /// The highest stored seq of the session (0 when none).
     pub async fn last_event_seq(&self, session_id: Uuid) -> Result<u64, StoreError> {
         self.aggregates.events.last_event_seq(session_id).await
+    }
+}
+
+impl Store {
+    // ----- calls -----
+
+    /// Inserts a call; [`StoreError::Duplicate`] when the call id exists.
+    pub async fn insert_call(&self, call: &CallRow) -> Result<(), StoreError> {
+        self.calls()?.insert_call(call).await
+    }
+
+    /// The call with this id, whoever owns it.
+    pub async fn call(&self, call_id: &str) -> Result<Option<CallRow>, StoreError> {
+        self.calls()?.call(call_id).await
+    }
+
+    /// Moves a call from `from` to the row's status; `false` when a concurrent change won.
+    pub async fn update_call_status(
+        &self,
+        call: &CallRow,
+        from: crate::telephony::CallStatus,
+    ) -> Result<bool, StoreError> {
+        self.calls()?.update_call_status(call, from).await
+    }
+
+    /// A user's non-terminal calls, oldest first.
+    pub async fn active_calls_of(
+        &self,
+        user_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<CallRow>, StoreError> {
+        self.calls()?.active_calls_of(user_id, limit).await
+    }
+
+    /// Every non-terminal call (`call_id`, `session_id`).
+    pub async fn all_active_calls(&self) -> Result<Vec<(String, Option<Uuid>)>, StoreError> {
+        self.calls()?.all_active_calls().await
     }
 }
 

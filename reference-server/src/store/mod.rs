@@ -15,7 +15,7 @@ pub mod traits;
 
 pub use facade::Store;
 pub use models::{
-    Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionFilter, SessionRow,
+    CallRow, Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionFilter, SessionRow,
     StoredEvent, SwitchRecord, UserRow,
 };
 
@@ -36,6 +36,9 @@ pub enum StoreError {
     /// A unique constraint was violated (e.g. duplicate email, duplicate event seq).
     #[error("duplicate")]
     Duplicate,
+    /// The facade was built without a call store (see `Store::with_calls_of`).
+    #[error("this store has no call store")]
+    NoCallStore,
     /// The database URL names no supported engine (only the scheme is kept: URLs carry
     /// passwords).
     #[error("unsupported database URL scheme {0:?} (expected sqlite: or postgres:)")]

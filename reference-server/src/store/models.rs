@@ -147,3 +147,32 @@ pub struct StoredEvent {
     /// The serialized JSON frame, exactly as it was sent.
     pub frame: String,
 }
+
+/// A call (seed 000 §6.1): one row of `calls`, keyed by the carrier's call id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRow {
+    /// The carrier's call id.
+    pub call_id: String,
+    /// The owner.
+    pub user_id: Uuid,
+    /// The voice session the call feeds, if any.
+    pub session_id: Option<Uuid>,
+    /// The carrier.
+    pub provider: crate::telephony::Carrier,
+    /// Inbound or outbound.
+    pub direction: crate::telephony::Direction,
+    /// Where the call is in its lifecycle.
+    pub status: crate::telephony::CallStatus,
+    /// Calling party (E.164).
+    pub from_number: Option<String>,
+    /// Called party (E.164).
+    pub to_number: Option<String>,
+    /// Free-form metadata (an object).
+    pub metadata: serde_json::Value,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Set when the status became terminal.
+    pub ended_at: Option<DateTime<Utc>>,
+}

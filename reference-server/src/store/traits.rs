@@ -9,8 +9,8 @@ use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use super::{
-    Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionFilter, SessionRow, StoreError,
-    StoredEvent, SwitchRecord, UserRow,
+    CallRow, Context, ContextMessage, InsightRecord, RefreshTokenRow, SessionFilter, SessionRow,
+    StoreError, StoredEvent, SwitchRecord, UserRow,
 };
 
 /// What every storage method returns.
@@ -143,7 +143,30 @@ pub trait EventStore: Send + Sync + 'static {
     fn last_event_seq(&self, session_id: Uuid) -> StoreFuture<'_, u64>;
 }
 
+/// Call state (seed 000 §6.1), the durable tier of the call store.
+pub trait CallStore: Send + Sync + 'static {
+    /// Inserts a call; [`StoreError::Duplicate`] when the call id exists.
+    fn insert_call<'a>(&'a self, call: &'a CallRow) -> StoreFuture<'a, ()>;
+    /// The call with this id, whoever owns it.
+    fn call<'a>(&'a self, call_id: &'a str) -> StoreFuture<'a, Option<CallRow>>;
+    /// Moves a call from `from` to the row's status (with its metadata, `updated_at` and
+    /// `ended_at`); `false` when the stored status is no longer `from` (a concurrent change
+    /// won), so two racing transitions cannot both apply.
+    fn update_call_status<'a>(
+        &'a self,
+        call: &'a CallRow,
+        from: crate::telephony::CallStatus,
+    ) -> StoreFuture<'a, bool>;
+    /// A user's non-terminal calls, oldest first (at most `limit`).
+    fn active_calls_of(&self, user_id: Uuid, limit: u32) -> StoreFuture<'_, Vec<CallRow>>;
+    /// Every non-terminal call (`call_id`, `session_id`), for recovery at start.
+    fn all_active_calls(&self) -> StoreFuture<'_, Vec<(String, Option<Uuid>)>>;
+}
+
 /// Everything an engine implements; the facade is built from one value of such a type.
+/// (Calls are not part of it: a decorator built on an older facade has no call store to
+/// forward to, so the facade takes the engine's call store on its own, see
+/// [`super::Store::with_calls_of`].)
 pub trait Backend:
     Database + UserStore + CredentialStore + SessionStore + ConversationStore + SwitchStore + EventStore
 {

@@ -279,7 +279,13 @@ impl SessionHub {
         if matches!(event.kind.as_str(), "provider_switched" | "call_status") {
             self.live_stale.store(true, Ordering::SeqCst);
         }
-        let ended = event.kind == "call_status";
+        // A session's end is the `call_status` whose call id is the session itself; a call's
+        // own status changes (telephony) leave the stream open.
+        let ended = event.kind == "call_status"
+            && serde_json::from_str::<Value>(&event.frame).is_ok_and(|frame| {
+                frame.get("call_id").and_then(Value::as_str)
+                    == Some(self.session_id.to_string().as_str())
+            });
         self.deliver(event.seq, event.frame, false);
         if ended {
             self.close_all(1000, "session ended");

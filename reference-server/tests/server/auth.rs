@@ -270,11 +270,18 @@ async fn operations_endpoints() {
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.body["status"], "ok");
     assert!(health.body["uptime_seconds"].as_f64().unwrap() >= 0.0);
-    let ready = app.get("/ready", None).await;
+    let mut ready = app.get("/ready", None).await;
+    let recovery = ready.body.as_object_mut().unwrap().remove("recovery");
     assert_eq!(
         ready.body,
         json!({"status": "ready", "checks": {"database": "ok", "cache": "ok"}, "cache_backend": "in-process"})
     );
+    let recovery = recovery.unwrap();
+    assert_eq!(
+        (&recovery["calls"], &recovery["cached"]),
+        (&json!(0), &json!(true))
+    );
+    assert!(recovery["duration_ms"].as_f64().unwrap() >= 0.0);
     let contract = app.get("/openapi.json", None).await;
     assert_eq!(contract.body["openapi"], "3.1.0");
     assert!(contract.body["paths"]["/api/v1/sessions"].is_object());

@@ -14,4 +14,6 @@ mod sessions;
 mod store;
 mod store_suite;
 mod strict;
+mod telephony;
+mod telephony_webhooks;
 mod ws;

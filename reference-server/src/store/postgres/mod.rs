@@ -18,6 +18,7 @@
 //! default, fully synchronous commit.
 
 mod accounts;
+mod calls;
 mod events;
 mod sessions;
 

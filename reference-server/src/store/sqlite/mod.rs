@@ -20,6 +20,7 @@
 //! [`CHECKPOINT_EVERY`]; a passive checkpoint never blocks the writer (nor waits for it).
 
 mod accounts;
+mod calls;
 mod events;
 mod sessions;
 

@@ -62,6 +62,7 @@ macro_rules! on_every_engine {
 }
 
 mod accounts;
+mod calls;
 mod sessions;
 
 /// A time at millisecond precision, `offset_ms` after a fixed instant.

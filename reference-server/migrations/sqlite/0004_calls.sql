@@ -1,0 +1,21 @@
+-- Call state (seed 000 §6.1): the durable tier of the two-tier call store. Every write goes
+-- here before the cache; at start the non-terminal rows are loaded back into the cache, so
+-- the partial index over active calls keeps that recovery a scan of live calls only.
+-- `user_id` owns the call (a caller sees only their own); `session_id` is optional (a call
+-- placed before a session exists). Times are RFC 3339 text, as everywhere in this dialect.
+CREATE TABLE calls (
+    call_id       TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL,
+    session_id    TEXT,
+    provider      TEXT NOT NULL,
+    direction     TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    from_number   TEXT,
+    to_number     TEXT,
+    call_metadata TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    ended_at      TEXT
+);
+CREATE INDEX calls_active ON calls (user_id, created_at) WHERE ended_at IS NULL;
+CREATE INDEX calls_session ON calls (session_id);
