@@ -118,20 +118,7 @@ pub fn render(
             ),
         });
     };
-    let render_err = |source: tera::Error| {
-        let mut detail = source.to_string();
-        let mut cause = std::error::Error::source(&source);
-        while let Some(e) = cause {
-            detail.push_str(": ");
-            detail.push_str(&e.to_string());
-            cause = e.source();
-        }
-        ReportError::Render {
-            name: (*name).to_string(),
-            detail,
-            source,
-        }
-    };
+    let render_err = |source: tera::Error| report::render_failed(*name, source);
     let context = tera::Context::from_value(context(profile, report)?).map_err(render_err)?;
     // Markdown is not HTML: no escaping.
     tera::Tera::one_off(template, &context, false).map_err(render_err)

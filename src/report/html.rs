@@ -430,18 +430,7 @@ fn figure(id: &str, title: &str, d: Option<&Distribution>, p: Option<&Percentile
 }
 
 fn page_error(source: tera::Error, what: &str) -> ReportError {
-    let mut detail = source.to_string();
-    let mut cause = std::error::Error::source(&source);
-    while let Some(err) = cause {
-        detail.push_str(": ");
-        detail.push_str(&err.to_string());
-        cause = err.source();
-    }
-    ReportError::Render {
-        name: format!("report.html ({what})"),
-        detail,
-        source,
-    }
+    super::render_failed(format!("report.html ({what})"), source)
 }
 
 #[cfg(test)]

@@ -15,18 +15,7 @@ pub fn render(report: &AuditReport, template: &str) -> Result<String, ReportErro
 }
 
 fn render_error(source: tera::Error) -> ReportError {
-    let mut detail = source.to_string();
-    let mut cause = std::error::Error::source(&source);
-    while let Some(err) = cause {
-        detail.push_str(": ");
-        detail.push_str(&err.to_string());
-        cause = err.source();
-    }
-    ReportError::Render {
-        name: "report.md".to_owned(),
-        detail,
-        source,
-    }
+    super::render_failed("report.md", source)
 }
 
 #[cfg(test)]

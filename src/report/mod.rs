@@ -64,6 +64,23 @@ impl Format {
     }
 }
 
+/// A Tera failure of the template `name`, with its whole cause chain (Tera's own message
+/// rarely names the problem).
+pub(crate) fn render_failed(name: impl Into<String>, source: tera::Error) -> ReportError {
+    let mut detail = source.to_string();
+    let mut cause = std::error::Error::source(&source);
+    while let Some(err) = cause {
+        detail.push_str(": ");
+        detail.push_str(&err.to_string());
+        cause = err.source();
+    }
+    ReportError::Render {
+        name: name.into(),
+        detail,
+        source,
+    }
+}
+
 /// The tool failing to render or write a report (never a finding about the target).
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
