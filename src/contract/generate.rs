@@ -7,6 +7,7 @@
 use serde_json::{Map, Value, json};
 
 mod negative;
+mod pattern;
 
 /// Generates values for schemas found in `doc` (local `$ref`s are followed).
 pub struct Generator<'a> {
@@ -134,6 +135,26 @@ fn wrong_type_for(schema: &Value) -> Value {
 }
 
 fn string_for(schema: &Value) -> String {
+    let min = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let max_len = schema
+        .get("maxLength")
+        .and_then(Value::as_u64)
+        .map(|m| m as usize);
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+        if let Some(s) = pattern::matching(pattern, max_len).filter(|s| s.chars().count() >= min) {
+            return s;
+        }
+        // A pattern this cannot satisfy: the schema's own example, when it gives one.
+        let example = schema.get("example").or_else(|| {
+            schema
+                .get("examples")
+                .and_then(Value::as_array)
+                .and_then(|e| e.first())
+        });
+        if let Some(Value::String(s)) = example {
+            return s.clone();
+        }
+    }
     let unique = uuid::Uuid::new_v4();
     let base = match schema.get("format").and_then(Value::as_str) {
         Some("email") => format!("audit-{}@example.test", unique.simple()),
@@ -143,16 +164,11 @@ fn string_for(schema: &Value) -> String {
         Some("uri") | Some("url") => "https://example.test/audit".to_string(),
         _ => format!("audit-{}", &unique.simple().to_string()[..8]),
     };
-    let min = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let max = schema
-        .get("maxLength")
-        .and_then(Value::as_u64)
-        .map(|m| m as usize);
     let mut s = base;
     while s.chars().count() < min {
         s.push('x');
     }
-    if let Some(max) = max {
+    if let Some(max) = max_len {
         s = s.chars().take(max).collect();
     }
     s
@@ -191,6 +207,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn patterned_strings_match_their_pattern_or_use_the_example() {
+        let doc = json!({});
+        let g = Generator::new(&doc);
+        let phone = g.valid(&json!({"type": "string", "pattern": "^\\+[1-9][0-9]{1,14}$"}));
+        assert_eq!(phone, json!("+11"));
+        let unsatisfiable = json!({
+            "type": "string", "pattern": "^(?=x)abc$", "example": "given-example"
+        });
+        assert_eq!(g.valid(&unsatisfiable), json!("given-example"));
     }
 
     #[test]
