@@ -197,7 +197,10 @@ impl AppState {
                 started_at: Instant::now(),
                 cors_origins: settings.cors_origins.clone(),
             }),
-            login_limiter: Arc::new(LoginLimiter::new(settings.login_limit)),
+            login_limiter: Arc::new(match opened.redis {
+                Some(redis) => LoginLimiter::shared(settings.login_limit, redis),
+                None => LoginLimiter::new(settings.login_limit),
+            }),
             carriers: Carriers::simulated(
                 webhook_keys.twilio.is_some(),
                 webhook_keys.telnyx.is_some(),

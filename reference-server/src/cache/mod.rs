@@ -13,6 +13,7 @@
 //! Two implementations: [`InMemoryCache`] (embedded default) and [`RedisCache`] (shared by
 //! several instances, `--cache-url redis://…`, keys under a configurable prefix).
 
+mod login;
 mod memory;
 mod redis;
 
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
+pub use login::budget_key;
 pub use memory::InMemoryCache;
 pub use redis::RedisCache;
 pub(crate) use redis::lazy_connection;
@@ -125,6 +127,8 @@ pub struct Opened {
     pub cache: Arc<dyn Cache>,
     /// The same tier when it is in-process.
     pub in_process: Option<Arc<InMemoryCache>>,
+    /// The same tier when it is Redis (shared by the instances: the failed-login budget).
+    pub redis: Option<Arc<RedisCache>>,
 }
 
 /// Opens the configured tier. Redis connects lazily: a Redis that is down at start makes the
@@ -136,11 +140,16 @@ pub fn open(config: &CacheConfig) -> Result<Opened, CacheError> {
             Opened {
                 cache: memory.clone(),
                 in_process: Some(memory),
+                redis: None,
             }
         }
-        CacheConfig::Redis { url, prefix } => Opened {
-            cache: Arc::new(RedisCache::open(url, prefix)?),
-            in_process: None,
-        },
+        CacheConfig::Redis { url, prefix } => {
+            let redis = Arc::new(RedisCache::open(url, prefix)?);
+            Opened {
+                cache: redis.clone(),
+                in_process: None,
+                redis: Some(redis),
+            }
+        }
     })
 }

@@ -82,14 +82,14 @@ impl RedisCache {
         })
     }
 
-    fn key(&self, parts: &[&str]) -> String {
+    pub(super) fn key(&self, parts: &[&str]) -> String {
         let mut key = self.prefix.clone();
         key.push_str(&parts.join(":"));
         key
     }
 
     /// Runs `cmd` unless the tier failed a moment ago; a failure starts the back-off.
-    async fn run<T: redis::FromRedisValue>(
+    pub(super) async fn run<T: redis::FromRedisValue>(
         &self,
         cmd: impl FnOnce() -> redis::Pipeline,
     ) -> Result<T, CacheError> {

@@ -3,16 +3,23 @@
 //!
 //! The key is (account email, peer IP of the TCP connection). `X-Forwarded-For` is never read:
 //! anyone can send it, so trusting it would let a guesser reset the budget with every request.
-//! Keying on the account as well keeps one noisy client from locking everybody out. The state
-//! is in memory: a restart resets it, which only costs an attacker a restart they cannot cause.
+//! Keying on the account as well keeps one noisy client from locking everybody out.
+//!
+//! Where the count lives: in memory for one instance (a restart resets it, which only costs an
+//! attacker a restart they cannot cause); in Redis when the deployment shares a cache
+//! ([`LoginLimiter::shared`]), so several instances spend one budget. When Redis cannot be
+//! reached the instance counts in memory meanwhile (a budget per instance for that time)
+//! rather than refusing every sign-in or waiving the budget.
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::cache::{RedisCache, budget_key};
 
 /// How many failed sign-ins are allowed per window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +78,7 @@ struct Window {
 pub struct LoginLimiter {
     limit: LoginLimit,
     windows: Mutex<HashMap<(String, Option<IpAddr>), Window>>,
+    shared: Option<Arc<RedisCache>>,
 }
 
 /// Above this many tracked keys, expired windows are dropped before a new one is added.
@@ -82,7 +90,69 @@ impl LoginLimiter {
         LoginLimiter {
             limit,
             windows: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// A budget every instance sharing `redis` spends together.
+    pub fn shared(limit: LoginLimit, redis: Arc<RedisCache>) -> LoginLimiter {
+        LoginLimiter {
+            shared: Some(redis),
+            ..LoginLimiter::new(limit)
+        }
+    }
+
+    fn shared_key(email: &str, peer: Peer) -> String {
+        let (email, ip) = Self::key(email, peer);
+        budget_key(&email, &ip.map(|ip| ip.to_string()).unwrap_or_default())
+    }
+
+    /// `Err(Blocked)` while the account has used up its budget from this peer (on every
+    /// instance when the budget is shared).
+    pub async fn check(&self, email: &str, peer: Peer) -> Result<(), Blocked> {
+        if let Some(redis) = &self.shared {
+            match redis.login_failures(&Self::shared_key(email, peer)).await {
+                Ok(Some((failures, left))) if failures >= self.limit.max_failures => {
+                    return Err(Blocked {
+                        retry_after: left.max(1),
+                        limit: self.limit.max_failures,
+                    });
+                }
+                Ok(_) => return self.check_local(email, peer),
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared login budget unreachable; counting locally")
+                }
+            }
+        }
+        self.check_local(email, peer)
+    }
+
+    /// Counts a wrong password.
+    pub async fn record_failure(&self, email: &str, peer: Peer) {
+        if let Some(redis) = &self.shared {
+            match redis
+                .count_login_failure(&Self::shared_key(email, peer), self.limit.window)
+                .await
+            {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared login budget unreachable; counting locally")
+                }
+            }
+        }
+        self.record_failure_at(email, peer, Instant::now());
+    }
+
+    /// A successful sign-in clears the account's failures from this peer.
+    pub async fn record_success(&self, email: &str, peer: Peer) {
+        if let Some(redis) = &self.shared
+            && let Err(e) = redis
+                .clear_login_failures(&Self::shared_key(email, peer))
+                .await
+        {
+            tracing::warn!(error = %e, "shared login budget unreachable; failures stay until their window ends");
+        }
+        self.lock().remove(&Self::key(email, peer));
     }
 
     fn key(email: &str, peer: Peer) -> (String, Option<IpAddr>) {
@@ -96,8 +166,8 @@ impl LoginLimiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `Err(Blocked)` while the account has used up its budget from this peer.
-    pub fn check(&self, email: &str, peer: Peer) -> Result<(), Blocked> {
+    /// The in-memory half of [`LoginLimiter::check`].
+    fn check_local(&self, email: &str, peer: Peer) -> Result<(), Blocked> {
         self.check_at(email, peer, Instant::now())
     }
 
@@ -118,11 +188,6 @@ impl LoginLimiter {
         }
     }
 
-    /// Counts a wrong password.
-    pub fn record_failure(&self, email: &str, peer: Peer) {
-        self.record_failure_at(email, peer, Instant::now());
-    }
-
     fn record_failure_at(&self, email: &str, peer: Peer, now: Instant) {
         let window = self.limit.window;
         let mut windows = self.lock();
@@ -140,11 +205,6 @@ impl LoginLimiter {
             };
         }
         entry.failures = entry.failures.saturating_add(1);
-    }
-
-    /// A successful sign-in clears the account's failures from this peer.
-    pub fn record_success(&self, email: &str, peer: Peer) {
-        self.lock().remove(&Self::key(email, peer));
     }
 }
 
@@ -194,15 +254,15 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_success_clears_the_failures() {
+    #[tokio::test]
+    async fn a_success_clears_the_failures() {
         let limiter = LoginLimiter::new(LoginLimit {
             max_failures: 1,
             window: Duration::from_secs(60),
         });
-        limiter.record_failure("a@x.test", peer(1));
-        assert!(limiter.check("a@x.test", peer(1)).is_err());
-        limiter.record_success("a@x.test", peer(1));
-        assert!(limiter.check("a@x.test", peer(1)).is_ok());
+        limiter.record_failure("a@x.test", peer(1)).await;
+        assert!(limiter.check("a@x.test", peer(1)).await.is_err());
+        limiter.record_success("a@x.test", peer(1)).await;
+        assert!(limiter.check("a@x.test", peer(1)).await.is_ok());
     }
 }

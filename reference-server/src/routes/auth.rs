@@ -202,9 +202,10 @@ async fn login(
     let limiter = &state.login_limiter;
     limiter
         .check(&email, peer)
+        .await
         .map_err(AppError::TooManyRequests)?;
-    let bad = || {
-        limiter.record_failure(&email, peer);
+    let bad = || async {
+        limiter.record_failure(&email, peer).await;
         AppError::Unauthorized("invalid email or password".into())
     };
     let user = state.store.user_by_email(&email).await?;
@@ -213,12 +214,12 @@ async fn login(
         let dummy =
             password::hash("not-a-real-password".into(), state.config.password_hashing).await?;
         let _ = password::verify(req.password, dummy).await;
-        return Err(bad());
+        return Err(bad().await);
     };
     if !password::verify(req.password, user.password_hash.clone()).await? {
-        return Err(bad());
+        return Err(bad().await);
     }
-    limiter.record_success(&email, peer);
+    limiter.record_success(&email, peer).await;
     Ok(Json(issue_pair(&state, &user, None).await?))
 }
 

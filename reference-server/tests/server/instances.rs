@@ -399,3 +399,37 @@ async fn the_embedded_server_uses_the_in_process_bus() {
         "delivered once, not again through the bus"
     );
 }
+
+/// The failed-login budget is one for the deployment: failures through A and B add up, and
+/// once it is spent both instances answer 429. Its Redis key does not name the account.
+#[tokio::test]
+async fn failed_sign_ins_through_both_instances_spend_one_budget() {
+    let Some(pair) = pair().await else { return };
+    let email = "guessed@example.com";
+    pair.user_and_session(email).await;
+    let wrong = json!({"email": email, "password": "not the password"});
+    let budget = voice_reference_server::hardening::LoginLimit::default().max_failures;
+    for attempt in 0..budget {
+        let on = if attempt % 2 == 0 { pair.a() } else { &pair.b };
+        let (status, body) = pair
+            .call(on, "/api/v1/auth/login", None, Some(wrong.clone()))
+            .await;
+        assert_eq!(status, 401, "attempt {attempt}: {body}");
+    }
+    for on in [pair.a(), &pair.b] {
+        let (status, body) = pair
+            .call(on, "/api/v1/auth/login", None, Some(wrong.clone()))
+            .await;
+        assert_eq!(status, 429, "{body}");
+    }
+    let keys = redis_cli(
+        6379,
+        &["--scan", "--pattern", &format!("{}login:*", pair.prefix)],
+    );
+    assert_eq!(keys.lines().count(), 1, "{keys}");
+    assert!(
+        !keys.contains("guessed"),
+        "the email is in a Redis key: {keys}"
+    );
+    pair.cleanup();
+}
