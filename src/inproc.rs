@@ -6,6 +6,7 @@
 use crate::error::AuditError;
 use crate::probe::hook::{CallbackHook, SharedHook};
 use crate::probe::recovery::Hooks;
+use futures_util::FutureExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -92,7 +93,7 @@ impl InProcessServer {
         let me = Arc::clone(self);
         let restart: SharedHook = CallbackHook::shared("restart the in-process server", move || {
             let me = Arc::clone(&me);
-            Box::pin(async move { me.restart().await })
+            async move { me.restart().await }.boxed()
         });
         let cache = |available: bool| -> SharedHook {
             let me = Arc::clone(self);
@@ -103,7 +104,7 @@ impl InProcessServer {
             };
             CallbackHook::shared(label, move || {
                 let me = Arc::clone(&me);
-                Box::pin(async move { me.set_cache(available).await })
+                async move { me.set_cache(available).await }.boxed()
             })
         };
         let in_process = self.has_in_process_cache().await;
