@@ -91,10 +91,11 @@ impl InProcessServer {
     /// The restart hook, and the cache hooks when the cache is in-process.
     pub async fn hooks(self: &Arc<Self>, ready_timeout: Duration) -> Hooks {
         let me = Arc::clone(self);
-        let restart: SharedHook = CallbackHook::shared("restart the in-process server", move || {
-            let me = Arc::clone(&me);
-            async move { me.restart().await }.boxed()
-        });
+        let restart: SharedHook =
+            CallbackHook::shared("restart the in-process server", move || {
+                let me = Arc::clone(&me);
+                async move { me.restart().await }.boxed()
+            });
         let cache = |available: bool| -> SharedHook {
             let me = Arc::clone(self);
             let label = if available {

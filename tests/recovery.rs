@@ -29,7 +29,9 @@ async fn start(faults: &[&str]) -> (Arc<InProcessServer>, tempfile::TempDir) {
     let mut settings =
         Settings::ephemeral(database).with_faults(Faults::from_names(faults).expect("faults"));
     settings.jwt_key_file = Some(key);
-    let server = InProcessServer::start(settings).await.expect("server starts");
+    let server = InProcessServer::start(settings)
+        .await
+        .expect("server starts");
     (server, dir)
 }
 
@@ -38,7 +40,10 @@ async fn audit(url: &str, hooks: Hooks) -> AuditReport {
     let mut config = RunConfig::new(url);
     config.probe = support::quick();
     config.hooks = hooks;
-    run::audit(&config, &|_| {}).await.expect("the audit runs").report
+    run::audit(&config, &|_| {})
+        .await
+        .expect("the audit runs")
+        .report
 }
 
 fn status(r: &AuditReport, id: &str) -> Status {
@@ -53,9 +58,18 @@ async fn the_reference_server_recovers_from_a_restart_and_a_cache_outage() {
     server.shutdown().await;
     assert_eq!(support::failing(&r), Vec::<String>::new());
     for id in CHECKS {
-        assert_eq!(status(&r, id), Status::Pass, "{id}: {}", support::check(&r, id).summary);
+        assert_eq!(
+            status(&r, id),
+            Status::Pass,
+            "{id}: {}",
+            support::check(&r, id).summary
+        );
     }
-    assert!(support::check(&r, RESTART).summary.contains("ready again after"));
+    assert!(
+        support::check(&r, RESTART)
+            .summary
+            .contains("ready again after")
+    );
     assert_eq!(r.score.total, 100.0);
 }
 
@@ -76,13 +90,24 @@ fn dropped(r: &AuditReport, check_id: &str) {
 async fn a_server_that_forgets_sessions_on_restart_fails_recovery() {
     let (server, dir) = start(&[]).await;
     // The restarted server comes up on an empty database.
-    let fresh = format!("sqlite://{}?mode=rwc", dir.path().join("empty.db").display());
+    let fresh = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("empty.db").display()
+    );
     server.on_next_start(|s| s.database_url = fresh).await;
-    let r = audit(server.base_url(), server.hooks(Duration::from_secs(10)).await).await;
+    let r = audit(
+        server.base_url(),
+        server.hooks(Duration::from_secs(10)).await,
+    )
+    .await;
     server.shutdown().await;
     dropped(&r, RESTART);
     let c = support::check(&r, RESTART);
-    assert!(c.details.iter().any(|d| d.contains("kept its state")), "{:?}", c.details);
+    assert!(
+        c.details.iter().any(|d| d.contains("kept its state")),
+        "{:?}",
+        c.details
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,21 +117,37 @@ async fn a_server_that_loses_replay_on_restart_fails_recovery() {
     server
         .on_next_start(|s| s.faults = Faults::only("no-resume").expect("fault"))
         .await;
-    let r = audit(server.base_url(), server.hooks(Duration::from_secs(10)).await).await;
+    let r = audit(
+        server.base_url(),
+        server.hooks(Duration::from_secs(10)).await,
+    )
+    .await;
     server.shutdown().await;
     dropped(&r, RESTART);
     let c = support::check(&r, RESTART);
-    assert!(c.details.iter().any(|d| d.contains("missing seqs")), "{:?}", c.details);
+    assert!(
+        c.details.iter().any(|d| d.contains("missing seqs")),
+        "{:?}",
+        c.details
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_failing_open_during_a_cache_outage_fails_two_tier_storage() {
     let (server, _dir) = start(&["cache-fail-open"]).await;
-    let r = audit(server.base_url(), server.hooks(Duration::from_secs(10)).await).await;
+    let r = audit(
+        server.base_url(),
+        server.hooks(Duration::from_secs(10)).await,
+    )
+    .await;
     server.shutdown().await;
     dropped(&r, OUTAGE);
     let c = support::check(&r, OUTAGE);
-    assert!(c.details.iter().any(|d| d.contains("failed open")), "{:?}", c.details);
+    assert!(
+        c.details.iter().any(|d| d.contains("failed open")),
+        "{:?}",
+        c.details
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,9 +161,16 @@ async fn failing_and_hanging_hooks_fail_their_checks_with_the_reason_and_never_h
     };
     let started = Instant::now();
     let r = audit(&server.url(), hooks).await;
-    assert!(started.elapsed() < Duration::from_secs(60), "the audit hung");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the audit hung"
+    );
     assert_eq!(status(&r, RESTART), Status::Fail);
-    assert!(support::check(&r, RESTART).summary.contains("did not finish within 2 s"));
+    assert!(
+        support::check(&r, RESTART)
+            .summary
+            .contains("did not finish within 2 s")
+    );
     assert_eq!(status(&r, OUTAGE), Status::Fail);
     let s = &support::check(&r, OUTAGE).summary;
     assert!(s.contains("no such container") && s.contains('3'), "{s}");

@@ -62,7 +62,8 @@ fn finding(
             .with_evidence(evidence);
     }
     let passed = obs.items.iter().filter(|i| i.ok).count();
-    let mut f = Finding::ratio(id, passed, obs.items.len(), what).with_details(item_lines(obs, true));
+    let mut f =
+        Finding::ratio(id, passed, obs.items.len(), what).with_details(item_lines(obs, true));
     if let Some(t) = obs.ready_after {
         let summary = format!(
             "{}; ready again after {:.0} ms",

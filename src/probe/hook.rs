@@ -182,14 +182,18 @@ mod tests {
 
     #[tokio::test]
     async fn shell_hooks_report_output_exit_and_timeout() {
-        let ok = ShellHook::shared("echo restarted").run(Duration::from_secs(5)).await;
+        let ok = ShellHook::shared("echo restarted")
+            .run(Duration::from_secs(5))
+            .await;
         assert_eq!(ok.map(|r| r.output).ok().as_deref(), Some("restarted"));
         let failed = ShellHook::shared("echo boom >&2; exit 3")
             .run(Duration::from_secs(5))
             .await;
         let text = failed.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(text.contains("boom") && text.contains('3'), "{text}");
-        let slow = ShellHook::shared("sleep 5").run(Duration::from_millis(200)).await;
+        let slow = ShellHook::shared("sleep 5")
+            .run(Duration::from_millis(200))
+            .await;
         assert!(matches!(slow, Err(HookError::Timeout { .. })));
     }
 }

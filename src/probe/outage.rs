@@ -61,7 +61,13 @@ async fn run(
         ("reason", json!("voice-audit cache outage probe")),
     ]);
     let write = ctx
-        .call_role("switch", Some(&session), Some(&ctx.user.access), &vars, SCENARIO)
+        .call_role(
+            "switch",
+            Some(&session),
+            Some(&ctx.user.access),
+            &vars,
+            SCENARIO,
+        )
         .await;
     obs.items.push(Item::new(
         "a write during the outage",
@@ -86,7 +92,10 @@ async fn run(
             obs.items.push(Item::new(
                 "readiness after the cache returned, without a restart",
                 true,
-                format!("healthy {:.0} ms after the cache came back", t.as_secs_f64() * 1000.0),
+                format!(
+                    "healthy {:.0} ms after the cache came back",
+                    t.as_secs_f64() * 1000.0
+                ),
             ));
         }
         Err(reason) => obs.items.push(Item::new(
@@ -105,7 +114,8 @@ async fn run(
         },
     ));
     let still = refused(ctx, &revoked, SCENARIO).await;
-    obs.items.push(revocation_item("after the cache returned", still));
+    obs.items
+        .push(revocation_item("after the cache returned", still));
     Ok(obs)
 }
 

@@ -8,8 +8,8 @@ use super::recovery::{
     Hooks, Item, RESTART_SESSIONS, RecoveryObservation, refused, revoked_token, session_state,
     wait_ready,
 };
-use super::ws::{Next, Received, WsConn};
 use super::stream::{bounded as bounded_send, epoch_millis};
+use super::ws::{Next, Received, WsConn};
 use super::{Ctx, ping_vars, text_vars};
 use crate::binding::envelope::EventKind;
 use serde_json::json;
@@ -68,11 +68,18 @@ async fn run(
             obs.items.push(Item::new(
                 "health and readiness after the restart",
                 true,
-                format!("answered {:.0} ms after the restart began", t.as_secs_f64() * 1000.0),
+                format!(
+                    "answered {:.0} ms after the restart began",
+                    t.as_secs_f64() * 1000.0
+                ),
             ));
         }
         Err(reason) => {
-            obs.items.push(Item::new("health and readiness after the restart", false, reason));
+            obs.items.push(Item::new(
+                "health and readiness after the restart",
+                false,
+                reason,
+            ));
             return Ok(obs);
         }
     }
@@ -83,11 +90,17 @@ async fn run(
             Ok(s) => (false, format!("was {}, now {s}", live.state)),
             Err(e) => (false, e.clone()),
         };
-        obs.items
-            .push(Item::new(format!("session {} kept its state", live.id), ok, detail));
+        obs.items.push(Item::new(
+            format!("session {} kept its state", live.id),
+            ok,
+            detail,
+        ));
         let (ok, detail) = resume(ctx, live).await;
         obs.items.push(Item::new(
-            format!("stream of session {} resumed from seq {}", live.id, live.resume_from),
+            format!(
+                "stream of session {} resumed from seq {}",
+                live.id, live.resume_from
+            ),
             ok,
             detail,
         ));
@@ -151,8 +164,11 @@ async fn prepare(ctx: &Ctx, i: usize) -> Result<(Live, WsConn), String> {
 /// Sends a text and waits for its transcript and what follows it briefly; the newest seq.
 async fn exchange(ctx: &Ctx, conn: &mut WsConn, message_id: &str) -> Result<u64, String> {
     let wait = ctx.settings.timeout;
-    bounded_send(wait, conn.send_frame("text", &text_vars("Before the restart", message_id)))
-        .await?;
+    bounded_send(
+        wait,
+        conn.send_frame("text", &text_vars("Before the restart", message_id)),
+    )
+    .await?;
     let mut newest = 0;
     let deadline = Instant::now() + wait;
     let transcript = conn
@@ -223,7 +239,11 @@ async fn resume(ctx: &Ctx, live: &Live) -> (bool, String) {
     let seen: BTreeSet<u64> = got.iter().copied().collect();
     let missing: Vec<u64> = expected.difference(&seen).copied().collect();
     let duplicated = got.len() - seen.len();
-    let early: Vec<u64> = seen.iter().filter(|s| **s <= live.resume_from).copied().collect();
+    let early: Vec<u64> = seen
+        .iter()
+        .filter(|s| **s <= live.resume_from)
+        .copied()
+        .collect();
     let mut problems = Vec::new();
     if !missing.is_empty() {
         problems.push(format!("missing seqs {missing:?}"));
@@ -232,12 +252,17 @@ async fn resume(ctx: &Ctx, live: &Live) -> (bool, String) {
         problems.push(format!("{duplicated} events replayed twice"));
     }
     if !early.is_empty() {
-        problems.push(format!("replayed seqs at or before the resume point {early:?}"));
+        problems.push(format!(
+            "replayed seqs at or before the resume point {early:?}"
+        ));
     }
     if problems.is_empty() {
         (
             true,
-            format!("replayed {:?} exactly once", expected.iter().collect::<Vec<_>>()),
+            format!(
+                "replayed {:?} exactly once",
+                expected.iter().collect::<Vec<_>>()
+            ),
         )
     } else {
         (false, problems.join("; "))
