@@ -86,7 +86,7 @@ async fn run(
             return Ok(obs);
         }
     }
-    match wait_ready(ctx, back, hooks.ready_timeout, SCENARIO).await {
+    match wait_ready(ctx, back, hooks.ready_timeout).await {
         Ok(t) => {
             obs.ready_after = Some(t);
             obs.items.push(Item::new(

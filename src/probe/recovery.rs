@@ -6,6 +6,10 @@ use super::{Ctx, auth, describe};
 use crate::binding::template::Vars;
 use std::time::{Duration, Instant};
 
+/// The scenario of the polls while the target comes back: it is expected to be down then, so
+/// `errors.availability` leaves these requests out.
+pub const WAIT_SCENARIO: &str = "waiting-for-ready";
+
 /// Sessions the restart probe leaves live across the restart.
 pub const RESTART_SESSIONS: usize = 3;
 
@@ -121,12 +125,8 @@ pub async fn session_state(ctx: &Ctx, id: &str, scenario: &str) -> Result<String
 
 /// Polls the health and readiness roles until both answer 200, up to `limit`; the time it
 /// took from `since`, or `Err` with what they last answered.
-pub async fn wait_ready(
-    ctx: &Ctx,
-    since: Instant,
-    limit: Duration,
-    scenario: &str,
-) -> Result<Duration, String> {
+pub async fn wait_ready(ctx: &Ctx, since: Instant, limit: Duration) -> Result<Duration, String> {
+    let scenario = WAIT_SCENARIO;
     let deadline = Instant::now() + limit;
     let roles: Vec<&str> = ["health", "readiness"]
         .into_iter()

@@ -62,7 +62,7 @@ async fn run(
             return Ok(obs);
         }
     }
-    match wait_ready(ctx, started, hooks.ready_timeout, SCENARIO).await {
+    match wait_ready(ctx, started, hooks.ready_timeout).await {
         Ok(t) => {
             obs.ready_after = Some(t);
             obs.items.push(Item::new(
