@@ -128,6 +128,37 @@ pub struct Probing {
     pub cors_origin: Option<String>,
 }
 
+/// Hooks that disrupt the target on purpose (README "Recovery and cache outages").
+#[derive(Debug, Args)]
+pub struct Recovery {
+    /// Command (run with `sh -c`) that restarts the target, e.g. `systemctl restart
+    /// voice-backend` or `docker restart voice-backend`; assesses recovery after a restart.
+    #[arg(long, value_name = "CMD")]
+    pub restart_cmd: Option<String>,
+    /// Command that takes the target's cache tier down (e.g. `docker stop voice-redis`).
+    #[arg(long, value_name = "CMD", requires = "cache_up_cmd")]
+    pub cache_down_cmd: Option<String>,
+    /// Command that brings the cache tier back (e.g. `docker start voice-redis`).
+    #[arg(long, value_name = "CMD", requires = "cache_down_cmd")]
+    pub cache_up_cmd: Option<String>,
+    /// Seconds the target may take to answer health and readiness after a hook (a hook itself
+    /// may run twice as long before it is killed).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ready_timeout: u64,
+}
+
+impl Recovery {
+    pub fn hooks(&self) -> crate::probe::recovery::Hooks {
+        use crate::probe::hook::ShellHook;
+        crate::probe::recovery::Hooks {
+            restart: self.restart_cmd.as_deref().map(ShellHook::shared),
+            cache_down: self.cache_down_cmd.as_deref().map(ShellHook::shared),
+            cache_up: self.cache_up_cmd.as_deref().map(ShellHook::shared),
+            ready_timeout: Duration::from_secs(self.ready_timeout),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Base URL of the deployment, e.g. http://127.0.0.1:8000.
@@ -159,6 +190,8 @@ pub struct RunArgs {
     pub no_register: bool,
     #[command(flatten)]
     pub probing: Probing,
+    #[command(flatten)]
+    pub recovery: Recovery,
     #[command(flatten)]
     pub output: Output,
 }
@@ -240,6 +273,7 @@ impl RunArgs {
             credentials: self.email.clone().zip(self.password.clone()),
             cors_origin: self.probing.cors_origin.clone(),
             probe: self.probing.settings(!self.no_register),
+            hooks: self.recovery.hooks(),
         }
     }
 }

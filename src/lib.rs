@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod evidence;
 pub mod har;
+pub mod inproc;
 pub mod model;
 pub mod observed;
 pub mod probe;

@@ -38,6 +38,8 @@ pub struct RunConfig {
     /// An origin the deployment allow-lists for CORS (`--cors-origin`): its preflight must pass.
     pub cors_origin: Option<String>,
     pub probe: ProbeSettings,
+    /// What restarts the target and takes its cache down and up (`--restart-cmd`, …).
+    pub hooks: probe::recovery::Hooks,
 }
 
 impl RunConfig {
@@ -52,6 +54,7 @@ impl RunConfig {
             credentials: None,
             cors_origin: None,
             probe: ProbeSettings::default(),
+            hooks: probe::recovery::Hooks::default(),
         }
     }
 }
@@ -174,6 +177,15 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
     obs.security = Some(probe::security::probe(&ctx, config.cors_origin.as_deref()).await);
     progress("revocation, token lifecycle and cross-user isolation");
     obs.auth = Some(Ok(probe::revocation::probe(&ctx).await));
+    // Last: both disrupt the target, the restart most.
+    if config.hooks.cache_down.is_some() {
+        progress("taking the cache down and up");
+    }
+    obs.outage = probe::outage::probe(&ctx, &config.hooks).await;
+    if config.hooks.restart.is_some() {
+        progress("restarting the target");
+    }
+    obs.restart = probe::restart::probe(&ctx, &config.hooks).await;
 
     let mut findings = findings(&api, &ws_contract, &obs, &log);
     findings.extend(check::security::findings(obs.security.as_ref()));
@@ -250,6 +262,8 @@ fn findings(
         obs.walk.cross_user.as_deref(),
     ));
     out.push(check::forgery::finding(obs.auth.as_ref()));
+    out.push(check::recovery::outage(obs.outage.as_ref()));
+    out.push(check::recovery::restart(obs.restart.as_ref()));
     out
 }
 

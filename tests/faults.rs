@@ -69,13 +69,14 @@ fault_tests! {
 }
 
 /// Every assessed check of the profile is named above with a fault that breaks it, or in
-/// `honest.rs`, `security.rs` or `tokens.rs` with a layered deployment or contract that breaks
+/// `honest.rs`, `recovery.rs`, `security.rs` or `tokens.rs` with a layered deployment or contract that breaks
 /// it, or in `walk.rs` with a big-spec deployment: none can pass by construction.
 #[test]
 fn every_assessed_check_has_a_fault_that_fails_it() {
     let source = [
         include_str!("faults.rs"),
         include_str!("honest.rs"),
+        include_str!("recovery.rs"),
         include_str!("security.rs"),
         include_str!("tokens.rs"),
         include_str!("walk.rs"),

@@ -9,6 +9,7 @@ mod faults;
 mod honest;
 mod hostile;
 mod profiles;
+mod recovery;
 mod reports;
 mod security;
 mod services;

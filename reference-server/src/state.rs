@@ -137,7 +137,7 @@ impl AppState {
             store.with_session_cache()
         };
         let opened = cache::open(&settings.cache)?;
-        let cache = opened.cache.clone();
+        let cache = settings.faults.decorate_cache(opened.cache.clone());
         let tokens =
             TokenService::new(settings.jwt_key_file.as_deref(), settings.access_token_ttl)?;
         let contract: serde_json::Value =

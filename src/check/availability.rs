@@ -4,7 +4,7 @@
 //! budget is reported here too, with the operations it did not reach.
 
 use super::Finding;
-use crate::evidence::Exchange;
+use crate::evidence::{Exchange, Purpose};
 use crate::probe::walk::WalkObservation;
 
 /// At most this many unanswered requests are listed one by one.
@@ -12,7 +12,14 @@ const LISTED: usize = 40;
 
 pub fn finding(exchanges: &[Exchange], walk: &WalkObservation) -> Finding {
     let id = "errors.availability";
-    let unanswered: Vec<&Exchange> = exchanges.iter().filter(|e| e.status.is_none()).collect();
+    // The polls while a restarted target comes back are expected to go unanswered.
+    let waiting = |e: &&Exchange| matches!(&e.purpose, Purpose::Scenario(s) if s == crate::probe::recovery::WAIT_SCENARIO);
+    let exchanges: Vec<&Exchange> = exchanges.iter().filter(|e| !waiting(e)).collect();
+    let unanswered: Vec<&Exchange> = exchanges
+        .iter()
+        .copied()
+        .filter(|e| e.status.is_none())
+        .collect();
     let total = exchanges.len();
     let answered = total - unanswered.len();
     let mut details: Vec<String> = unanswered

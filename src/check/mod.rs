@@ -10,6 +10,7 @@ pub mod availability;
 pub mod contract;
 pub mod forgery;
 pub mod login_limit;
+pub mod recovery;
 pub mod rows;
 pub mod security;
 pub mod service_layer;

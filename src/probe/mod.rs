@@ -8,6 +8,10 @@
 pub mod auth;
 pub mod client;
 pub mod forgery;
+pub mod hook;
+pub mod outage;
+pub mod recovery;
+pub mod restart;
 pub mod revocation;
 pub mod security;
 pub mod stream;
@@ -352,4 +356,7 @@ pub struct Observations {
     pub connections: Vec<ws::ConnectionLog>,
     /// Security headers, CORS, the failed-login budget, readiness.
     pub security: Option<security::SecurityObservation>,
+    /// The cache outage and the restart; `None` when their hooks were not given.
+    pub outage: Option<Result<recovery::RecoveryObservation, String>>,
+    pub restart: Option<Result<recovery::RecoveryObservation, String>>,
 }

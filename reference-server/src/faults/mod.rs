@@ -14,6 +14,7 @@
 //!   `cross-user-leak`, `slow-upgrade`). `invalid-input-500` and `plain-errors` rewrite every
 //!   response and sit in [`responses`], one layer outside every route.
 //! * [`store`]: a decorator around the storage traits (`refresh-reuse-accepted`).
+//! * [`cache`]: a decorator around the cache tier (`cache-fail-open`).
 //! * [`providers`]: a decorator around the provider trait (`stale-provider`).
 //! * [`events`]: an [`crate::events::EventSink`] between the conversation and the session hub
 //!   (`seq-disorder`, `bad-event-schema`, `slow-events`, `drop-events`, `silent-switch`).
@@ -37,6 +38,7 @@ use crate::events::Events;
 use crate::providers::Providers;
 use crate::store::Store;
 
+pub mod cache;
 pub mod events;
 pub mod http;
 pub mod providers;
@@ -104,6 +106,9 @@ pub struct Faults {
     pub failover_noop: bool,
     /// `slow-upgrade`: the WebSocket upgrade sleeps 700 ms before accepting.
     pub slow_upgrade: bool,
+    /// `cache-fail-open`: when the cache tier fails, revocation lookups answer "nothing
+    /// revoked" instead of falling back to the database (revoked tokens work during an outage).
+    pub cache_fail_open: bool,
 }
 
 /// A fault name that is not one of [`Faults::NAMES`].
@@ -116,7 +121,7 @@ pub struct UnknownFault {
 
 impl Faults {
     /// Every valid fault name, in the order of the fields.
-    pub const NAMES: [&'static str; 25] = [
+    pub const NAMES: [&'static str; 26] = [
         "missing-switch-history",
         "schema-drift",
         "invalid-input-500",
@@ -142,6 +147,7 @@ impl Faults {
         "drop-events",
         "failover-noop",
         "slow-upgrade",
+        "cache-fail-open",
     ];
 
     fn flag_mut(&mut self, name: &str) -> Option<&mut bool> {
@@ -171,6 +177,7 @@ impl Faults {
             "drop-events" => &mut self.drop_events,
             "failover-noop" => &mut self.failover_noop,
             "slow-upgrade" => &mut self.slow_upgrade,
+            "cache-fail-open" => &mut self.cache_fail_open,
             _ => return None,
         })
     }
@@ -232,6 +239,18 @@ impl Faults {
             Store::from_backend(store::ReusableRefreshTokens::new(store))
         } else {
             store
+        }
+    }
+
+    /// The cache tier, behind the cache fault when it is on (the same tier otherwise).
+    pub fn decorate_cache(
+        &self,
+        cache: std::sync::Arc<dyn crate::cache::Cache>,
+    ) -> std::sync::Arc<dyn crate::cache::Cache> {
+        if self.cache_fail_open {
+            cache::fail_open(cache)
+        } else {
+            cache
         }
     }
 

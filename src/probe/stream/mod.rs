@@ -323,7 +323,7 @@ impl<'a> Run<'a> {
 }
 
 /// A send that cannot block forever (a server that stops reading fills the socket buffers).
-async fn bounded(
+pub(crate) async fn bounded(
     wait: Duration,
     send: impl Future<Output = Result<(), String>>,
 ) -> Result<(), String> {
@@ -332,7 +332,7 @@ async fn bounded(
         .unwrap_or_else(|_| Err(format!("sending timed out after {} ms", wait.as_millis())))
 }
 
-fn epoch_millis() -> i64 {
+pub(crate) fn epoch_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
