@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use crate::cache::{Cache, CacheError, RevocationView};
+use crate::cache::{ActiveCall, Cache, CacheError, RevocationView};
 
 /// `inner`, failing open on revocation lookups.
 pub fn fail_open(inner: Arc<dyn Cache>) -> Arc<dyn Cache> {
@@ -60,6 +60,28 @@ impl Cache for FailOpen {
 
     fn clear_epoch(&self) -> BoxFuture<'_, Result<(), CacheError>> {
         self.inner.clear_epoch()
+    }
+
+    fn put_calls<'a>(&'a self, calls: &'a [ActiveCall]) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.inner.put_calls(calls)
+    }
+
+    fn remove_call<'a>(&'a self, call: &'a ActiveCall) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.inner.remove_call(call)
+    }
+
+    fn call_session<'a>(
+        &'a self,
+        call_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Option<String>>, CacheError>> {
+        self.inner.call_session(call_id)
+    }
+
+    fn session_call<'a>(
+        &'a self,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, CacheError>> {
+        self.inner.session_call(session_id)
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), CacheError>> {
