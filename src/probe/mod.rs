@@ -8,6 +8,8 @@
 pub mod auth;
 pub mod client;
 pub mod forgery;
+pub mod instances;
+pub mod load;
 pub mod revocation;
 pub mod security;
 pub mod stream;
@@ -39,6 +41,8 @@ pub struct ProbeSettings {
     pub concurrency: usize,
     /// Overall time the contract walk may take (`--walk-budget`); what is left is skipped.
     pub walk_budget: Duration,
+    /// Read-only run (`--read-only`): no operation that mutates is called, by method or role.
+    pub read_only: bool,
 }
 
 impl Default for ProbeSettings {
@@ -51,6 +55,7 @@ impl Default for ProbeSettings {
             throughput_messages: 500,
             concurrency: 8,
             walk_budget: Duration::from_secs(60),
+            read_only: false,
         }
     }
 }
@@ -352,4 +357,16 @@ pub struct Observations {
     pub connections: Vec<ws::ConnectionLog>,
     /// Security headers, CORS, the failed-login budget, readiness.
     pub security: Option<security::SecurityObservation>,
+    /// The load phase (`--load`); `None` when it was not requested.
+    pub load: Option<Result<load::LoadObservation, String>>,
+    /// Propagation between instances (`--target` repeated); `None` with a single target.
+    pub instances: Option<Result<instances::InstancesObservation, String>>,
+}
+
+/// Whether an HTTP method changes state on the target (what a read-only run never sends).
+pub fn mutating(method: &str) -> bool {
+    !matches!(
+        method.to_ascii_uppercase().as_str(),
+        "GET" | "HEAD" | "OPTIONS" | "TRACE"
+    )
 }

@@ -48,6 +48,9 @@ pub(super) async fn walk(w: &Walker<'_>, op: &Operation, created: &mut Created) 
         ));
         return;
     }
+    if ctx.settings.read_only && crate::probe::mutating(&op.method) {
+        return skip(format!("read-only: {} mutates", op.method));
+    }
     // Credentials: revoking operations get a token of their own so the audit's survives.
     let token = if !op.secured {
         None
