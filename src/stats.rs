@@ -58,8 +58,7 @@ impl Latencies {
 impl Latencies {
     /// The value at quantile `q` (0–1) in milliseconds; `None` when nothing was recorded.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
-        (!self.histogram.is_empty())
-            .then(|| self.histogram.value_at_quantile(q) as f64 / 1000.0)
+        (!self.histogram.is_empty()).then(|| self.histogram.value_at_quantile(q) as f64 / 1000.0)
     }
 
     /// The largest recorded value in milliseconds; `None` when nothing was recorded.

@@ -1,7 +1,8 @@
 //! Several instances (`--target` repeated): two reference servers sharing PostgreSQL, Redis (a
 //! prefix of the test's own) and a signing key pass `auth.revocation_propagation` and
 //! `ws.cross_instance_events`; two embedded servers on one SQLite file, each with its own
-//! in-process cache and bus, fail them: the revocation and the switch stay on one instance.
+//! in-process cache and bus, fail the revocation check: the second instance never closes its
+//! socket of the revoked token (events still cross there, replayed from the shared database).
 //! With a single target both checks are not assessed.
 
 use crate::support;
@@ -19,7 +20,16 @@ fn skip_services() -> bool {
 
 fn psql(sql: &str) -> Result<(), String> {
     let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            sql,
+        ])
         .output()
         .map_err(|e| format!("psql: {e}"))?;
     if out.status.success() {
@@ -118,12 +128,16 @@ async fn instances_with_their_own_in_process_cache_keep_revocation_to_themselves
         matches!(revocation.outcome, Outcome::Measured { value, .. } if value >= 2000.0),
         "{revocation:?}"
     );
-    assert!(!revocation.details.is_empty());
     assert!(
-        matches!(events.outcome, Outcome::Measured { value, .. } if value == 0.0),
+        revocation.details.iter().any(|d| d.contains("not closed")),
+        "{:?}",
+        revocation.details
+    );
+    // Events do cross here: the embedded stream replays them from the shared database.
+    assert!(
+        matches!(events.outcome, Outcome::Measured { .. }),
         "{events:?}"
     );
-    assert!(events.details[0].contains("never reached"), "{:?}", events.details);
     let [one, two] = instances::findings(None);
     assert!(matches!(one.outcome, Outcome::NotAssessed { .. }));
     assert!(matches!(two.outcome, Outcome::NotAssessed { .. }));

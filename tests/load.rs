@@ -67,14 +67,21 @@ async fn the_reference_server_keeps_answering_under_load() {
     assert_eq!(obs.steps.len(), 8);
     for s in &obs.steps {
         assert!(s.sent > 0 && s.errors == 0 && s.timeouts == 0, "{s:?}");
-        assert!(s.p50_ms > 0.0 && s.p50_ms <= s.p90_ms && s.p99_ms <= s.max_ms, "{s:?}");
+        assert!(
+            s.p50_ms > 0.0 && s.p50_ms <= s.p90_ms && s.p99_ms <= s.max_ms,
+            "{s:?}"
+        );
     }
     assert_eq!(obs.health_after.status, Some(200));
     assert!(
         matches!(f.outcome, Outcome::Measured { value, .. } if value == 1.0),
         "{f:?}"
     );
-    assert!(f.details[0].contains("health at 40 req/s"), "{:?}", f.details);
+    assert!(
+        f.details[0].contains("health at 40 req/s"),
+        "{:?}",
+        f.details
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +113,12 @@ async fn a_server_that_collapses_under_load_fails_the_check() {
     // Read-only: the roles that change state are not driven.
     let mut ro = ctx.clone();
     ro.settings.read_only = true;
-    let plan = plan(&["c1"], &[LoadRole::Switch], 0.2, Duration::from_millis(200));
+    let plan = plan(
+        &["c1"],
+        &[LoadRole::Switch],
+        0.2,
+        Duration::from_millis(200),
+    );
     let refused = voice_audit::probe::load::probe(&ro, &plan).await;
     assert!(
         refused.as_ref().is_err_and(|e| e.contains("read-only")),

@@ -119,8 +119,11 @@ async fn read_only_against_the_reference_server_assesses_what_only_reads() {
             .all(|e| matches!(e.method.as_str(), "GET" | "HEAD" | "OPTIONS")),
         "only reads in the evidence"
     );
-    assert!(!audit.evidence.exchanges().iter().any(|e| e
-        .request_headers
-        .iter()
-        .any(|(_, v)| v.contains(&token))));
+    assert!(
+        !audit
+            .evidence
+            .exchanges()
+            .iter()
+            .any(|e| e.request_headers.iter().any(|(_, v)| v.contains(&token)))
+    );
 }

@@ -196,7 +196,9 @@ impl Http {
                 status: None,
                 body: String::new(),
                 elapsed: Duration::ZERO,
-                error: Some(format!("not sent: {method} mutates and the run is read-only")),
+                error: Some(format!(
+                    "not sent: {method} mutates and the run is read-only"
+                )),
                 headers: Vec::new(),
             };
         }

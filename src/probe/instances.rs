@@ -48,7 +48,9 @@ pub struct InstancesObservation {
 /// `others`: (base URL, ws base) of every target after the first.
 pub async fn probe(ctx: &Ctx, others: &[(String, String)]) -> Result<InstancesObservation, String> {
     if ctx.settings.read_only {
-        return Err("read-only run (the scenario switches a provider and signs a token out)".into());
+        return Err(
+            "read-only run (the scenario switches a provider and signs a token out)".into(),
+        );
     }
     if ctx.user.password.is_empty() {
         return Err("needs a password to sign in a second time (--email/--password or a registered user), not only --token".into());
@@ -86,7 +88,13 @@ pub async fn probe(ctx: &Ctx, others: &[(String, String)]) -> Result<InstancesOb
         ("reason", json!("voice-audit cross-instance probe")),
     ]);
     let switch = ctx
-        .call_role("switch", Some(&sid), Some(&victim.access), &switch_vars, SCENARIO)
+        .call_role(
+            "switch",
+            Some(&sid),
+            Some(&victim.access),
+            &switch_vars,
+            SCENARIO,
+        )
         .await?;
     let switched_at = Instant::now();
     let (primary_event, primary_seq) = match switch_event(&mut primary, switched_at + wait).await {
@@ -120,41 +128,44 @@ pub async fn probe(ctx: &Ctx, others: &[(String, String)]) -> Result<InstancesOb
         .await?;
     let revoked_at = Instant::now();
     let deadline = revoked_at + wait;
-    let watches = remote.iter_mut().zip(results.iter_mut()).map(|((other, conn), r)| {
-        let token = victim.access.clone();
-        async move {
-            let rest = async {
-                while Instant::now() < deadline {
-                    let reply = other
-                        .call_role("me", None, Some(&token), &Vars::new(), "instances-poll")
-                        .await;
-                    if reply.as_ref().is_ok_and(|r| r.status == Some(401)) {
-                        return Some(revoked_at.elapsed());
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                None
-            };
-            let socket = async {
-                let Some((conn, true)) = conn else {
-                    return (None, None);
-                };
-                loop {
-                    match conn.next(deadline).await {
-                        ws::Next::Message(_) => continue,
-                        ws::Next::Closed { code, at } => {
-                            return (Some(at.saturating_duration_since(revoked_at)), code);
+    let watches = remote
+        .iter_mut()
+        .zip(results.iter_mut())
+        .map(|((other, conn), r)| {
+            let token = victim.access.clone();
+            async move {
+                let rest = async {
+                    while Instant::now() < deadline {
+                        let reply = other
+                            .call_role("me", None, Some(&token), &Vars::new(), "instances-poll")
+                            .await;
+                        if reply.as_ref().is_ok_and(|r| r.status == Some(401)) {
+                            return Some(revoked_at.elapsed());
                         }
-                        ws::Next::Timeout | ws::Next::Failed(_) => return (None, None),
+                        tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                }
-            };
-            let (rest, (closed, code)) = tokio::join!(rest, socket);
-            r.rest_refused_after = rest;
-            r.ws_closed_after = closed;
-            r.ws_close_code = code;
-        }
-    });
+                    None
+                };
+                let socket = async {
+                    let Some((conn, true)) = conn else {
+                        return (None, None);
+                    };
+                    loop {
+                        match conn.next(deadline).await {
+                            ws::Next::Message(_) => continue,
+                            ws::Next::Closed { code, at } => {
+                                return (Some(at.saturating_duration_since(revoked_at)), code);
+                            }
+                            ws::Next::Timeout | ws::Next::Failed(_) => return (None, None),
+                        }
+                    }
+                };
+                let (rest, (closed, code)) = tokio::join!(rest, socket);
+                r.rest_refused_after = rest;
+                r.ws_closed_after = closed;
+                r.ws_close_code = code;
+            }
+        });
     futures_util::future::join_all(watches).await;
     primary.finish().await;
     for (_, conn) in remote {

@@ -85,7 +85,11 @@ impl LoadStep {
                 .then_some(LoadStep::Rate(r))
                 .ok_or_else(bad);
         }
-        let n: usize = s.strip_prefix('c').unwrap_or(s).parse().map_err(|_| bad())?;
+        let n: usize = s
+            .strip_prefix('c')
+            .unwrap_or(s)
+            .parse()
+            .map_err(|_| bad())?;
         (1..=10_000)
             .contains(&n)
             .then_some(LoadStep::Concurrency(n))
@@ -247,7 +251,12 @@ async fn prepare(ctx: &Ctx, role: LoadRole) -> Result<Shot, String> {
             let sid = ctx.create_session(&token, &providers[0], "load").await?;
             let each: Vec<Vars> = [&providers[1], &providers[0]]
                 .iter()
-                .map(|p| vars(&[("provider", json!(p)), ("reason", json!("voice-audit load"))]))
+                .map(|p| {
+                    vars(&[
+                        ("provider", json!(p)),
+                        ("reason", json!("voice-audit load")),
+                    ])
+                })
                 .collect();
             http_shot(ctx, "switch", Some(&token), Some(&sid), &each)
         }
@@ -339,10 +348,11 @@ async fn fire(
         }
         Shot::Stream { ctx, session_id } => {
             let log = EvidenceLog::default();
+            let (url, placement) = (ctx.ws_url(session_id), ctx.token_placement());
             let connect = ws::connect_placed(
-                &ctx.ws_url(session_id),
+                &url,
                 Some(&ctx.user.access),
-                &ctx.token_placement(),
+                &placement,
                 &ctx.http.binding().envelope,
                 &log,
                 "load",
