@@ -131,7 +131,23 @@ async fn a_server_that_collapses_under_load_fails_the_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, run by hand for BENCHMARKS.md"]
 async fn rate_vs_wrk() {
-    let server = collapse::serve(u64::MAX, Duration::ZERO).await;
+    // The server on a runtime of its own (2 workers), as it is for wrk, not sharing the load
+    // client's workers.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let server = collapse::serve(u64::MAX, Duration::ZERO).await;
+            tx.send(server.url.clone()).expect("send");
+            std::future::pending::<()>().await;
+        });
+    });
+    let url = rx.recv().expect("server url");
+    let server = Url { url };
     let ctx = ctx(&server.url, false).await;
     let p = plan(&["c32"], &[LoadRole::Health], 10.0, Duration::from_secs(5));
     let obs = voice_audit::probe::load::probe(&ctx, &p)
@@ -153,4 +169,8 @@ async fn rate_vs_wrk() {
         "voice-audit load: {ours:.0} req/s; wrk: {theirs:.0} req/s; ratio {:.2}",
         ours / theirs
     );
+}
+
+struct Url {
+    url: String,
 }
