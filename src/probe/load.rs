@@ -339,11 +339,11 @@ async fn fire(
                 response.bytes().await?;
                 Ok::<u16, reqwest::Error>(status)
             };
-            match tokio::time::timeout(timeout, sent).await {
-                Err(_) => (Kind::Timeout, Err("timed out".into())),
-                Ok(Err(e)) if e.is_timeout() => (Kind::Timeout, Err("timed out".into())),
-                Ok(Err(e)) => (Kind::Error, Err(e.to_string())),
-                Ok(Ok(s)) => (classify(s), Ok(s)),
+            // The client's own timeout (`plan.timeout`) bounds the whole exchange.
+            match sent.await {
+                Err(e) if e.is_timeout() => (Kind::Timeout, Err("timed out".into())),
+                Err(e) => (Kind::Error, Err(e.to_string())),
+                Ok(s) => (classify(s), Ok(s)),
             }
         }
         Shot::Stream { ctx, session_id } => {
@@ -430,7 +430,9 @@ async fn closed(shot: &Arc<Shot>, client: &reqwest::Client, n: usize, plan: &Loa
     let end = start + plan.step_duration;
     let mut set = JoinSet::new();
     for worker in 0..n {
-        let (shot, client, timeout) = (Arc::clone(shot), client.clone(), plan.timeout);
+        // A connection pool per client: one shared pool is a lock every request takes.
+        let own = super::client::build_client(plan.timeout).unwrap_or_else(|_| client.clone());
+        let (shot, client, timeout) = (Arc::clone(shot), own, plan.timeout);
         set.spawn(async move {
             let mut tally = Tally::default();
             let mut i = worker;
