@@ -104,6 +104,22 @@ async fn two_instances_on_postgres_and_redis_propagate_revocation_and_events() {
         "{events:?}"
     );
     println!("two-instance revocation: {}", revocation.summary);
+    // The same through the whole audit, `--target A --target B`: both checks pass.
+    let mut config = voice_audit::run::RunConfig::new(&a.base_url());
+    config.probe = support::quick();
+    config.instances = vec![b.base_url()];
+    let audit = voice_audit::run::audit(&config, &|_| {})
+        .await
+        .expect("the audit runs");
+    for id in [instances::REVOCATION, instances::EVENTS] {
+        let c = support::check(&audit.report, id);
+        assert_eq!(
+            c.status,
+            voice_audit::model::Status::Pass,
+            "{id}: {}",
+            c.summary
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
