@@ -307,6 +307,15 @@ fn http_shot(
     })
 }
 
+/// 5xx is an error, 4xx a refusal (answered), anything else an answer.
+fn classify(status: u16) -> Kind {
+    match status {
+        500.. => Kind::Error,
+        400..500 => Kind::Refused,
+        _ => Kind::Ok,
+    }
+}
+
 /// Sends request `i` of a shot; the status (or the failure) next to its kind.
 async fn fire(
     shot: &Shot,
@@ -314,11 +323,6 @@ async fn fire(
     i: usize,
     timeout: Duration,
 ) -> (Kind, Result<u16, String>) {
-    let classify = |status: u16| match status {
-        500.. => Kind::Error,
-        400..500 => Kind::Refused,
-        _ => Kind::Ok,
-    };
     match shot {
         Shot::Http {
             method,
@@ -424,21 +428,52 @@ impl Tally {
     }
 }
 
-/// `n` clients, each sending its next request when the previous one is answered.
+/// `n` clients, each sending its next request when the previous one is answered: over raw
+/// HTTP/1.1 connections for plain http (see `load_raw`), else through reqwest.
 async fn closed(shot: &Arc<Shot>, client: &reqwest::Client, n: usize, plan: &LoadPlan) -> Tally {
     let start = Instant::now();
     let end = start + plan.step_duration;
+    let timeout = plan.timeout;
     let mut set = JoinSet::new();
+    let raw = match shot.as_ref() {
+        Shot::Http {
+            method,
+            url,
+            headers,
+            bodies,
+        } => super::load_raw::Raw::new(method, url, headers, bodies).map(Arc::new),
+        Shot::Stream { .. } => None,
+    };
     for worker in 0..n {
+        if let Some(raw) = &raw {
+            let raw = Arc::clone(raw);
+            set.spawn(async move {
+                let mut tally = Tally::default();
+                let mut conn = super::load_raw::Conn::default();
+                let mut i = worker;
+                while Instant::now() < end {
+                    let sent_at = Instant::now();
+                    let kind = match conn.send(&raw, i, timeout).await {
+                        Ok(status) => classify(status),
+                        Err(true) => Kind::Timeout,
+                        Err(false) => Kind::Error,
+                    };
+                    tally.record(kind, sent_at.elapsed());
+                    i += n;
+                }
+                tally
+            });
+            continue;
+        }
         // A connection pool per client: one shared pool is a lock every request takes.
-        let own = super::client::build_client(plan.timeout).unwrap_or_else(|_| client.clone());
-        let (shot, client, timeout) = (Arc::clone(shot), own, plan.timeout);
+        let own = super::client::build_client(timeout).unwrap_or_else(|_| client.clone());
+        let shot = Arc::clone(shot);
         set.spawn(async move {
             let mut tally = Tally::default();
             let mut i = worker;
             while Instant::now() < end {
                 let sent_at = Instant::now();
-                let (kind, _) = fire(&shot, &client, i, timeout).await;
+                let (kind, _) = fire(&shot, &own, i, timeout).await;
                 tally.record(kind, sent_at.elapsed());
                 i += n;
             }

@@ -10,6 +10,7 @@ pub mod client;
 pub mod forgery;
 pub mod instances;
 pub mod load;
+mod load_raw;
 pub mod revocation;
 pub mod security;
 pub mod stream;
