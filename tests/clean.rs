@@ -147,7 +147,7 @@ pub fn redactions() -> Vec<(String, String)> {
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
         (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
         (r"http-\d{4}", "http-[n]"),
-        (r"ws-\d{3}", "ws-[n]"),
+        (r"ws-\d{3,}", "ws-[n]"),
         (r"\d+(\.\d+)?(e-?\d+)? ?(ms|s|msg/s)\b", "[measured]"),
         (r"\b(p50|p95|p99|max|mean|min) \d+(\.\d+)?", "$1 [measured]"),
         (r"poll \d+", "poll [n]"),

@@ -149,9 +149,27 @@ async fn instances_with_their_own_in_process_cache_keep_revocation_to_themselves
         "{:?}",
         revocation.details
     );
+    assert_eq!(
+        [revocation.check_id.as_str()],
+        ["auth.revocation_propagation"]
+    );
     // Events do cross here: the embedded stream replays them from the shared database.
     assert!(
         matches!(events.outcome, Outcome::Measured { .. }),
+        "{events:?}"
+    );
+    // An instance on a database of its own: the session and its events stay on the first.
+    let other_dir = tempfile::tempdir().expect("temp dir");
+    let mut lone = Settings::ephemeral(format!(
+        "sqlite://{}?mode=rwc",
+        other_dir.path().join("own.db").display()
+    ));
+    lone.jwt_key_file = Some(key.clone());
+    let c = Application::build(lone).await.expect("C").spawn();
+    let [_, events] = propagation(&a, &c, wait).await;
+    assert_eq!([events.check_id.as_str()], ["ws.cross_instance_events"]);
+    assert!(
+        matches!(events.outcome, Outcome::Measured { value, .. } if value == 0.0),
         "{events:?}"
     );
     let [one, two] = instances::findings(None);

@@ -104,6 +104,7 @@ async fn a_server_that_collapses_under_load_fails_the_check() {
     assert!(obs.steps.iter().any(|s| s.timeouts > 0), "{:?}", obs.steps);
     assert_eq!(obs.health_after.status, None, "/health must be silent");
     assert!(matches!(f.outcome, Outcome::Failed { .. }), "{f:?}");
+    assert_eq!([f.check_id.as_str()], ["perf.load"]);
     assert!(f.summary.contains("collapsed"), "{}", f.summary);
     assert!(
         f.details.iter().any(|d| d.contains("did not answer")),
