@@ -8,6 +8,7 @@
 use crate::contract::ContractSource;
 use crate::error::AuditError;
 use crate::probe::ProbeSettings;
+use crate::probe::load::{LoadPlan, LoadRole, LoadStep};
 use crate::profile::Severity;
 use crate::report::{self, Format};
 use crate::run::{self, RunConfig};
@@ -161,9 +162,10 @@ impl Recovery {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Base URL of the deployment, e.g. http://127.0.0.1:8000.
-    #[arg(long, env = "VOICE_AUDIT_TARGET")]
-    pub target: String,
+    /// Base URL of the deployment, e.g. http://127.0.0.1:8000. Repeat it for other instances
+    /// of the same deployment: revocation and events caused through the first must reach them.
+    #[arg(long, env = "VOICE_AUDIT_TARGET", required = true)]
+    pub target: Vec<String>,
     /// OpenAPI document: `bundled`, a file, a URL, or `target` for the target's /openapi.json.
     #[arg(long, default_value = "bundled")]
     pub contract: String,
@@ -188,12 +190,51 @@ pub struct RunArgs {
     /// Never register throwaway users (the probes that need them are reported as not assessed).
     #[arg(long)]
     pub no_register: bool,
+    /// An access token to audit with, instead of signing in (prefer the environment variable).
+    #[arg(long, env = "VOICE_AUDIT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Call no operation that mutates (POST/PUT/PATCH/DELETE, or a role that changes state) and
+    /// register no user: needs --token or --email/--password; skipped checks say so.
+    #[arg(long)]
+    pub read_only: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
     #[command(flatten)]
     pub probing: Probing,
     #[command(flatten)]
     pub recovery: Recovery,
     #[command(flatten)]
     pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Run a load phase after the other probes and score whether the target keeps answering
+    /// (`perf.load`).
+    #[arg(long)]
+    pub load: bool,
+    /// Load steps, comma separated: `cN` N clients back to back, `rN` N requests/s on a fixed
+    /// schedule (latency timed from the intended send time).
+    #[arg(long, value_delimiter = ',', default_value = "r50,r200,c8,c64", value_parser = LoadStep::parse)]
+    pub load_steps: Vec<LoadStep>,
+    /// Roles the load phase drives, comma separated: health, read, switch, stream.
+    #[arg(long, value_delimiter = ',', default_value = "health,read", value_parser = LoadRole::parse)]
+    pub load_roles: Vec<LoadRole>,
+    /// Seconds each load step lasts.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub load_step_secs: u64,
+}
+
+impl LoadArgs {
+    /// The plan of `--load`; `None` without it.
+    pub fn plan(&self, timeout: Duration) -> Option<LoadPlan> {
+        self.load.then(|| LoadPlan {
+            roles: self.load_roles.clone(),
+            steps: self.load_steps.clone(),
+            step_duration: Duration::from_secs(self.load_step_secs),
+            timeout,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -264,15 +305,21 @@ impl Probing {
 impl RunArgs {
     pub fn config(&self) -> RunConfig {
         RunConfig {
-            target: self.target.clone(),
+            target: self.target.first().cloned().unwrap_or_default(),
+            instances: self.target.iter().skip(1).cloned().collect(),
             contract: ContractSource::parse(&self.contract),
             ws_contract: ContractSource::parse(&self.ws_contract),
             profiles: self.probing.profile.clone(),
             frontend_har: self.probing.frontend_har.clone(),
             binding: self.binding.clone(),
             credentials: self.email.clone().zip(self.password.clone()),
+            token: self.token.clone(),
+            load: self.load.plan(Duration::from_secs(self.probing.timeout)),
             cors_origin: self.probing.cors_origin.clone(),
-            probe: self.probing.settings(!self.no_register),
+            probe: ProbeSettings {
+                read_only: self.read_only,
+                ..self.probing.settings(!self.no_register && !self.read_only)
+            },
             hooks: self.recovery.hooks(),
         }
     }

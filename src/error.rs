@@ -25,7 +25,7 @@ pub enum AuditError {
     #[error("invalid target URL {url:?}: {reason}")]
     InvalidTarget { url: String, reason: String },
     #[error(
-        "no credentials: pass --email/--password (or VOICE_AUDIT_EMAIL/VOICE_AUDIT_PASSWORD), or allow a throwaway user with --register"
+        "no credentials: pass --token (VOICE_AUDIT_TOKEN) or --email/--password (VOICE_AUDIT_EMAIL/VOICE_AUDIT_PASSWORD); without them the audit registers a throwaway user, which --no-register and --read-only forbid"
     )]
     NoCredentials,
     #[error("cannot sign in as the audit user: {0}")]

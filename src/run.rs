@@ -35,6 +35,13 @@ pub struct RunConfig {
     pub binding: Option<PathBuf>,
     /// Sign in as this user; otherwise a throwaway user is registered (when allowed).
     pub credentials: Option<(String, String)>,
+    /// An access token to audit with (`--token`), instead of signing in.
+    pub token: Option<String>,
+    /// Other instances of the same deployment (`--target` repeated): revocation and events
+    /// caused through `target` must reach them.
+    pub instances: Vec<String>,
+    /// The load phase (`--load`), after every other probe; `None` for none.
+    pub load: Option<probe::load::LoadPlan>,
     /// An origin the deployment allow-lists for CORS (`--cors-origin`): its preflight must pass.
     pub cors_origin: Option<String>,
     pub probe: ProbeSettings,
@@ -52,6 +59,9 @@ impl RunConfig {
             frontend_har: None,
             binding: None,
             credentials: None,
+            token: None,
+            instances: Vec::new(),
+            load: None,
             cors_origin: None,
             probe: ProbeSettings::default(),
             hooks: probe::recovery::Hooks::default(),
@@ -109,6 +119,11 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
     let started_at = Utc::now();
     let clock = Instant::now();
     let (base, ws_base) = parse_target(&config.target)?;
+    let others = config
+        .instances
+        .iter()
+        .map(|t| parse_target(t))
+        .collect::<Result<Vec<_>, _>>()?;
     let profiles = Profile::resolve_all(&config.profiles)?;
     // A broken HAR is the tool's input failing: refuse it before touching the target.
     let frontend: Option<FrontendHar> = config
@@ -135,15 +150,21 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
         .with_binding(Arc::new(binding));
     reachable(&http, &base).await?;
     progress("signing in");
-    let user = match &config.credentials {
-        Some((email, password)) => probe::auth::login(&http, email, password, "setup")
+    let read_only = config.probe.read_only;
+    let user = match (&config.token, &config.credentials) {
+        (Some(token), _) => probe::auth::with_token(&http, token),
+        (None, Some((email, password))) => probe::auth::login(&http, email, password, "setup")
             .await
             .map_err(AuditError::SignIn)?,
-        None if config.probe.allow_register => probe::auth::register(&http, "setup")
-            .await
-            .map_err(AuditError::SignIn)?,
-        None => return Err(AuditError::NoCredentials),
+        (None, None) if config.probe.allow_register && !read_only => {
+            probe::auth::register(&http, "setup")
+                .await
+                .map_err(AuditError::SignIn)?
+        }
+        (None, None) => return Err(AuditError::NoCredentials),
     };
+    // Signed in: from here on a read-only run's client refuses every mutating method.
+    let http = if read_only { http.read_only() } else { http };
     let ctx = Ctx {
         http,
         ws_contract: Arc::clone(&ws_contract),
@@ -158,34 +179,38 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
         api.operations.len()
     ));
     obs.walk = probe::walk::probe(&ctx, progress).await;
-    progress("probing the session stream");
-    let stream = probe::stream::probe(&ctx).await;
-    if let Ok(s) = &stream {
-        obs.connections.extend(s.connections.iter().cloned());
+    if read_only {
+        readonly_probes(&ctx, &mut obs, config.cors_origin.as_deref(), progress).await;
+    } else {
+        all_probes(&ctx, &mut obs, config.cors_origin.as_deref(), progress).await;
     }
-    obs.stream = Some(stream);
-    progress(&format!(
-        "switching providers {} times mid-stream",
-        ctx.settings.switches
-    ));
-    let switching = probe::switch::probe(&ctx).await;
-    if let Ok(s) = &switching {
-        obs.connections.push(s.stream.clone());
+    if !others.is_empty() {
+        progress("revocation and events across instances");
+        obs.instances = Some(probe::instances::probe(&ctx, &others).await);
     }
-    obs.switching = Some(switching);
-    progress("security headers, CORS, sign-in rate limit and readiness");
-    obs.security = Some(probe::security::probe(&ctx, config.cors_origin.as_deref()).await);
-    progress("revocation, token lifecycle and cross-user isolation");
-    obs.auth = Some(Ok(probe::revocation::probe(&ctx).await));
-    // Last: both disrupt the target, the restart most.
-    if config.hooks.cache_down.is_some() {
-        progress("taking the cache down and up");
+    if let Some(plan) = &config.load {
+        progress("load phase");
+        obs.load = Some(probe::load::probe(&ctx, plan).await);
     }
-    obs.outage = probe::outage::probe(&ctx, &config.hooks).await;
-    if config.hooks.restart.is_some() {
-        progress("restarting the target");
+    // Last: both disrupt the target, the restart most; a read-only run does neither.
+    if read_only {
+        let no = |why: &str| Some(Err(format!("{READ_ONLY} ({why})")));
+        if config.hooks.cache_down.is_some() {
+            obs.outage = no("the cache outage scenario switches a provider");
+        }
+        if config.hooks.restart.is_some() {
+            obs.restart = no("the restart scenario creates sessions and restarts the target");
+        }
+    } else {
+        if config.hooks.cache_down.is_some() {
+            progress("taking the cache down and up");
+        }
+        obs.outage = probe::outage::probe(&ctx, &config.hooks).await;
+        if config.hooks.restart.is_some() {
+            progress("restarting the target");
+        }
+        obs.restart = probe::restart::probe(&ctx, &config.hooks).await;
     }
-    obs.restart = probe::restart::probe(&ctx, &config.hooks).await;
 
     let mut findings = findings(&api, &ws_contract, &obs, &log);
     findings.extend(check::security::findings(obs.security.as_ref()));
@@ -227,7 +252,7 @@ pub async fn audit(config: &RunConfig, progress: Progress<'_>) -> Result<Audit, 
                 source: ws_contract.source_name.clone(),
                 operations: ws_contract.messages.len(),
             },
-            read_only: false,
+            read_only,
         },
         started_at,
         finished_at,
@@ -264,7 +289,63 @@ fn findings(
     out.push(check::forgery::finding(obs.auth.as_ref()));
     out.push(check::recovery::outage(obs.outage.as_ref()));
     out.push(check::recovery::restart(obs.restart.as_ref()));
+    out.push(check::load::finding(obs.load.as_ref()));
+    out.extend(check::instances::findings(obs.instances.as_ref()));
     out
+}
+
+/// Every probe after the walk, in the order that keeps them from disturbing each other.
+async fn all_probes(
+    ctx: &Ctx,
+    obs: &mut Observations,
+    cors_origin: Option<&str>,
+    progress: Progress<'_>,
+) {
+    progress("probing the session stream");
+    let stream = probe::stream::probe(ctx).await;
+    if let Ok(s) = &stream {
+        obs.connections.extend(s.connections.iter().cloned());
+    }
+    obs.stream = Some(stream);
+    progress(&format!(
+        "switching providers {} times mid-stream",
+        ctx.settings.switches
+    ));
+    let switching = probe::switch::probe(ctx).await;
+    if let Ok(s) = &switching {
+        obs.connections.push(s.stream.clone());
+    }
+    obs.switching = Some(switching);
+    progress("security headers, CORS, sign-in rate limit and readiness");
+    obs.security = Some(probe::security::probe(ctx, cors_origin).await);
+    progress("revocation, token lifecycle and cross-user isolation");
+    obs.auth = Some(Ok(probe::revocation::probe(ctx).await));
+}
+
+/// Why a read-only run leaves a probe out; the checks report it as their "not assessed" reason.
+pub const READ_ONLY: &str = "read-only run";
+
+/// The probes of a read-only run: what only reads. The stream and switching scenarios need a
+/// session created, revocation a logout, the lifecycle and cross-user probes registered users;
+/// their checks are reported "not assessed: read-only run (…)".
+async fn readonly_probes(
+    ctx: &Ctx,
+    obs: &mut Observations,
+    cors_origin: Option<&str>,
+    progress: Progress<'_>,
+) {
+    let no = |why: &str| format!("{READ_ONLY} ({why})");
+    obs.stream = Some(Err(no("the stream scenario creates a session")));
+    obs.switching = Some(Err(no("switching changes a session")));
+    progress("security headers, CORS and readiness (read-only)");
+    obs.security = Some(probe::security::probe(ctx, cors_origin).await);
+    progress("forged tokens (read-only)");
+    obs.auth = Some(Ok(probe::revocation::AuthObservation {
+        forgery: Some(probe::forgery::probe(ctx, &ctx.user.access).await),
+        revocation: Some(Err(no("revocation needs a logout"))),
+        lifecycle: Some(Err(no("the token lifecycle signs in and rotates tokens"))),
+        cross_user: None,
+    }));
 }
 
 /// Details quote the deployment's answers; mask anything secret that slipped into them.

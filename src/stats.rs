@@ -55,6 +55,33 @@ impl Latencies {
     }
 }
 
+impl Latencies {
+    /// The value at quantile `q` (0–1) in milliseconds; `None` when nothing was recorded.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        (!self.histogram.is_empty()).then(|| self.histogram.value_at_quantile(q) as f64 / 1000.0)
+    }
+
+    /// The largest recorded value in milliseconds; `None` when nothing was recorded.
+    pub fn max_ms(&self) -> Option<f64> {
+        (!self.histogram.is_empty()).then(|| self.histogram.max() as f64 / 1000.0)
+    }
+
+    /// Adds every sample of `other` (same bounds, so this cannot fail).
+    pub fn merge(&mut self, other: &Latencies) {
+        let _ = self.histogram.add(&other.histogram);
+    }
+
+    /// Coordinated-omission correction for a closed loop (HdrHistogram's `clone_correct`): a
+    /// sample longer than `interval` stands for the requests a paced client would have sent
+    /// meanwhile, so `value - interval`, `value - 2·interval`, … are recorded too.
+    pub fn corrected(&self, interval: Duration) -> Latencies {
+        let micros = (interval.as_micros() as u64).max(1);
+        Latencies {
+            histogram: self.histogram.clone_correct(micros),
+        }
+    }
+}
+
 /// Buckets a plot shows at most.
 pub const PLOT_BUCKETS: usize = 24;
 

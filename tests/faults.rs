@@ -69,8 +69,9 @@ fault_tests! {
 }
 
 /// Every assessed check of the profile is named above with a fault that breaks it, or in
-/// `honest.rs`, `recovery.rs`, `security.rs` or `tokens.rs` with a layered deployment or contract that breaks
-/// it, or in `walk.rs` with a big-spec deployment: none can pass by construction.
+/// `honest.rs`, `recovery.rs`, `security.rs` or `tokens.rs` with a layered deployment or contract
+/// that breaks it, in `walk.rs` with a big-spec deployment, or in `instances.rs` / `load.rs` with
+/// deployments that keep state to one instance or collapse: none can pass by construction.
 #[test]
 fn every_assessed_check_has_a_fault_that_fails_it() {
     let source = [
@@ -80,6 +81,8 @@ fn every_assessed_check_has_a_fault_that_fails_it() {
         include_str!("security.rs"),
         include_str!("tokens.rs"),
         include_str!("walk.rs"),
+        include_str!("instances.rs"),
+        include_str!("load.rs"),
     ]
     .concat();
     let profile = voice_audit::profile::Profile::bundled().expect("profile");

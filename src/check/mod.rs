@@ -9,6 +9,8 @@ pub mod auth;
 pub mod availability;
 pub mod contract;
 pub mod forgery;
+pub mod instances;
+pub mod load;
 pub mod login_limit;
 pub mod recovery;
 pub mod rows;

@@ -39,6 +39,9 @@ fn finding(
 ) -> Finding {
     let obs = match obs {
         None => return Finding::not_assessed(id, no_hook),
+        Some(Err(reason)) if reason.starts_with(crate::run::READ_ONLY) => {
+            return Finding::not_assessed(id, reason);
+        }
         Some(Err(reason)) => {
             return Finding::failed(id, &format!("could not prepare: {reason}"));
         }

@@ -79,6 +79,8 @@ pub struct Http {
     /// Which operations play the scenarios' roles; the reference binding until told otherwise.
     binding: Arc<Binding>,
     pub log: EvidenceLog,
+    /// A read-only run's client refuses, unsent, every request whose method mutates.
+    read_only: bool,
 }
 
 impl Http {
@@ -97,6 +99,7 @@ impl Http {
             contract,
             binding,
             log,
+            read_only: false,
         })
     }
 
@@ -104,6 +107,22 @@ impl Http {
     pub fn with_binding(mut self, binding: Arc<Binding>) -> Http {
         self.binding = binding;
         self
+    }
+
+    /// The same client refusing every mutating method (`--read-only`): such a request is never
+    /// sent nor recorded, and its reply says why. The probes skip those steps on their own;
+    /// this is the guarantee beneath them.
+    pub fn read_only(mut self) -> Http {
+        self.read_only = true;
+        self
+    }
+
+    /// The same client (contract, binding, evidence log) on another instance's base URL.
+    pub fn on(&self, base: &str) -> Http {
+        Http {
+            base: base.trim_end_matches('/').to_string(),
+            ..self.clone()
+        }
     }
 
     pub fn binding(&self) -> &Binding {
@@ -171,6 +190,18 @@ impl Http {
         purpose: Purpose,
         deadline: Option<Duration>,
     ) -> Reply {
+        if self.read_only && super::mutating(method) {
+            return Reply {
+                exchange_id: String::new(),
+                status: None,
+                body: String::new(),
+                elapsed: Duration::ZERO,
+                error: Some(format!(
+                    "not sent: {method} mutates and the run is read-only"
+                )),
+                headers: Vec::new(),
+            };
+        }
         let url = format!("{}{}", self.base, path);
         let path_only = path.split('?').next().unwrap_or(path).to_string();
         let operation_id = self

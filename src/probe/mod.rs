@@ -12,6 +12,9 @@ pub mod hook;
 pub mod outage;
 pub mod recovery;
 pub mod restart;
+pub mod instances;
+pub mod load;
+mod load_raw;
 pub mod revocation;
 pub mod security;
 pub mod stream;
@@ -43,6 +46,8 @@ pub struct ProbeSettings {
     pub concurrency: usize,
     /// Overall time the contract walk may take (`--walk-budget`); what is left is skipped.
     pub walk_budget: Duration,
+    /// Read-only run (`--read-only`): no operation that mutates is called, by method or role.
+    pub read_only: bool,
 }
 
 impl Default for ProbeSettings {
@@ -55,6 +60,7 @@ impl Default for ProbeSettings {
             throughput_messages: 500,
             concurrency: 8,
             walk_budget: Duration::from_secs(60),
+            read_only: false,
         }
     }
 }
@@ -359,4 +365,16 @@ pub struct Observations {
     /// The cache outage and the restart; `None` when their hooks were not given.
     pub outage: Option<Result<recovery::RecoveryObservation, String>>,
     pub restart: Option<Result<recovery::RecoveryObservation, String>>,
+    /// The load phase (`--load`); `None` when it was not requested.
+    pub load: Option<Result<load::LoadObservation, String>>,
+    /// Propagation between instances (`--target` repeated); `None` with a single target.
+    pub instances: Option<Result<instances::InstancesObservation, String>>,
+}
+
+/// Whether an HTTP method changes state on the target (what a read-only run never sends).
+pub fn mutating(method: &str) -> bool {
+    !matches!(
+        method.to_ascii_uppercase().as_str(),
+        "GET" | "HEAD" | "OPTIONS" | "TRACE"
+    )
 }

@@ -189,6 +189,9 @@ fn purpose() -> Purpose {
 /// Wrong passwords for a throwaway account until 429 (at most [`LOGIN_ATTEMPTS`]), then one
 /// more from a "different client" per `X-Forwarded-For`.
 async fn login_limit(ctx: &Ctx) -> Result<LoginLimitObservation, String> {
+    if ctx.settings.read_only {
+        return Err("read-only: measuring the sign-in budget sends failed sign-ins".into());
+    }
     if !ctx.settings.allow_register {
         return Err(
             "registering throwaway users is not allowed (--no-register), and the audit never guesses passwords of a real account".into(),

@@ -2,6 +2,7 @@
 //! an in-process audit with small, fast settings.
 
 pub mod bigspec;
+pub mod collapse;
 pub mod foreign;
 pub mod layered;
 

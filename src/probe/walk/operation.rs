@@ -48,6 +48,9 @@ pub(super) async fn walk(w: &Walker<'_>, op: &Operation, created: &mut Created) 
         ));
         return;
     }
+    if ctx.settings.read_only && crate::probe::mutating(&op.method) {
+        return skip(format!("read-only: {} mutates", op.method));
+    }
     // Credentials: revoking operations get a token of their own so the audit's survives.
     let token = if !op.secured {
         None
@@ -60,6 +63,15 @@ pub(super) async fn walk(w: &Walker<'_>, op: &Operation, created: &mut Created) 
         Some(ctx.user.access.clone())
     };
     let seen = w.seen_ids.lock().map(|s| s.clone()).unwrap_or_default();
+    // A read-only run creates nothing, so it knows no id that surely exists: a guessed one
+    // would earn a 404 and be judged a missing operation. Operations naming a resource are
+    // left out (a known limit: ids seen in listings are not tied to their collection).
+    if ctx.settings.read_only && op.path.contains('{') {
+        return skip(
+            "read-only: its path names a resource, and the audit knows no id that exists without creating one"
+                .to_string(),
+        );
+    }
     let Some(target) = values::concrete_path(op, created, &seen, &w.generator, api) else {
         return skip(
             "no value for its path parameters (no creating operation, example, enum or id seen)"
