@@ -31,7 +31,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Audit a running deployment.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Start the reference server in-process on a free port, audit it, and write the report.
     Demo(DemoArgs),
     /// Draft a binding (roles → operations) from an OpenAPI document; prints YAML to stdout.
