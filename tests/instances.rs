@@ -6,49 +6,12 @@
 //! With a single target both checks are not assessed.
 
 use crate::support;
-use std::process::Command;
+use crate::support::services::{Services, key_file};
 use std::time::Duration;
 use voice_audit::check::{Finding, Outcome, instances};
 use voice_audit::run::parse_target;
-use voice_reference_server::auth::TokenService;
-use voice_reference_server::cache::CacheConfig;
 use voice_reference_server::{Application, ServerHandle, Settings};
 
-fn skip_services() -> bool {
-    std::env::var("VOICE_SKIP_SERVICES").is_ok_and(|v| v == "1")
-}
-
-fn psql(sql: &str) -> Result<(), String> {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-qc",
-            sql,
-        ])
-        .output()
-        .map_err(|e| format!("psql: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-/// A database of this test only, dropped at the end.
-struct Database(String);
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
-    }
-}
-
-/// Runs the cross-instance probe through `a` against `b` and returns its two findings.
 async fn propagation(a: &ServerHandle, b: &ServerHandle, wait: Duration) -> [Finding; 2] {
     let mut ctx = crate::load::ctx(&a.base_url(), true).await;
     ctx.settings.timeout = wait;
@@ -57,41 +20,19 @@ async fn propagation(a: &ServerHandle, b: &ServerHandle, wait: Duration) -> [Fin
     instances::findings(Some(&obs))
 }
 
-fn key(dir: &std::path::Path) -> std::path::PathBuf {
-    let key = dir.join("jwt.pem");
-    std::fs::write(&key, TokenService::generate_pem().expect("key")).expect("key file");
-    key
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_postgres_and_redis_propagate_revocation_and_events() {
-    let name = format!("voice_audit_i_{}", uuid::Uuid::new_v4().simple());
-    if let Err(e) = psql(&format!("CREATE DATABASE {name}")) {
-        assert!(
-            skip_services(),
-            "PostgreSQL not usable at 127.0.0.1:5432 ({e}); set VOICE_SKIP_SERVICES=1 to skip"
-        );
+    let Some(services) = Services::start("i") else {
         return;
-    }
-    let database = Database(name);
-    if std::net::TcpStream::connect("127.0.0.1:6379").is_err() {
-        assert!(skip_services(), "Redis not reachable at 127.0.0.1:6379");
-        return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let key = key(dir.path());
-    let settings = || {
-        let mut s =
-            Settings::ephemeral(format!("postgres://postgres@127.0.0.1:5432/{}", database.0));
-        s.jwt_key_file = Some(key.clone());
-        s.cache = CacheConfig::Redis {
-            url: "redis://127.0.0.1:6379".into(),
-            prefix: format!("voice:audit-instances:{}:", database.0),
-        };
-        s
     };
-    let a = Application::build(settings()).await.expect("A").spawn();
-    let b = Application::build(settings()).await.expect("B").spawn();
+    let a = Application::build(services.settings())
+        .await
+        .expect("A")
+        .spawn();
+    let b = Application::build(services.settings())
+        .await
+        .expect("B")
+        .spawn();
     let _turn = support::turn().await;
     let [revocation, events] = propagation(&a, &b, Duration::from_secs(5)).await;
     assert!(
@@ -125,7 +66,7 @@ async fn two_instances_on_postgres_and_redis_propagate_revocation_and_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_with_their_own_in_process_cache_keep_revocation_to_themselves() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let key = key(dir.path());
+    let key = key_file(dir.path());
     let db = format!(
         "sqlite://{}?mode=rwc",
         dir.path().join("shared.db").display()

@@ -5,6 +5,7 @@ pub mod bigspec;
 pub mod collapse;
 pub mod foreign;
 pub mod layered;
+pub mod services;
 
 use std::time::Duration;
 use voice_audit::model::{AuditReport, CheckResult, Status};
