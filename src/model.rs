@@ -197,6 +197,28 @@ pub struct Metrics {
     /// back with none).
     #[serde(default)]
     pub distributions: Distributions,
+    /// Schema 1.2: one row per step of the load phase (`--load`), for the HTML report's plot;
+    /// absent without a load phase.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_steps: Vec<LoadStepMetric>,
+}
+
+/// One step of the load phase as measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadStepMetric {
+    /// `health`, `read`, `switch` or `stream`.
+    pub role: String,
+    /// `200 req/s` or `64 concurrent clients`.
+    pub step: String,
+    pub sent: u64,
+    /// Answers (2xx–4xx) per second.
+    pub throughput_rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// 5xx answers and transport failures.
+    pub errors: u64,
+    pub timeouts: u64,
 }
 
 /// Histograms of the latencies summarised in [`Metrics`], from the same samples; `None` where

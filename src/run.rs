@@ -364,6 +364,23 @@ fn metrics(obs: &Observations) -> Metrics {
         distributions: distributions(obs),
         ..Metrics::default()
     };
+    if let Some(Ok(load)) = &obs.load {
+        m.load_steps = load
+            .steps
+            .iter()
+            .map(|s| model::LoadStepMetric {
+                role: s.role.name().to_owned(),
+                step: s.step.to_string(),
+                sent: s.sent,
+                throughput_rps: s.throughput(),
+                p50_ms: s.p50_ms,
+                p99_ms: s.p99_ms,
+                max_ms: s.max_ms,
+                errors: s.errors,
+                timeouts: s.timeouts,
+            })
+            .collect();
+    }
     if let Some(Ok(s)) = &obs.stream {
         let sm = check::stream::metrics(s);
         m.ws_connect_ms = sm.connect_ms;
@@ -577,6 +594,47 @@ pub fn load_baseline(path: &Path) -> Result<AuditReport, AuditError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_steps_reach_the_metrics_with_their_figures() {
+        use crate::probe::load::{HealthAfter, LoadObservation, LoadRole, LoadStep, StepResult};
+        let obs = Observations {
+            load: Some(Ok(LoadObservation {
+                steps: vec![StepResult {
+                    role: LoadRole::Switch,
+                    step: LoadStep::Rate(200.0),
+                    elapsed: std::time::Duration::from_secs(2),
+                    sent: 400,
+                    ok: 380,
+                    refused: 10,
+                    errors: 7,
+                    timeouts: 3,
+                    p50_ms: 1.0,
+                    p90_ms: 2.0,
+                    p99_ms: 4.5,
+                    max_ms: 9.0,
+                }],
+                skipped: Vec::new(),
+                health_after: HealthAfter {
+                    status: Some(200),
+                    error: None,
+                    elapsed: std::time::Duration::from_millis(1),
+                },
+            })),
+            ..Observations::default()
+        };
+        let m = metrics(&obs);
+        assert_eq!(m.load_steps.len(), 1);
+        let s = &m.load_steps[0];
+        assert_eq!((s.role.as_str(), s.step.as_str()), ("switch", "200 req/s"));
+        assert_eq!((s.sent, s.errors, s.timeouts), (400, 7, 3));
+        assert!(
+            (s.throughput_rps - 195.0).abs() < 1e-9,
+            "{}",
+            s.throughput_rps
+        );
+        assert!(metrics(&Observations::default()).load_steps.is_empty());
+    }
 
     #[test]
     fn targets_map_to_websocket_bases() {

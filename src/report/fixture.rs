@@ -628,6 +628,7 @@ fn full_metrics() -> Metrics {
             ws_event_latency_ms: distribution("ws.event_latency", 100.0, 6.0),
             switch_latency_ms: distribution("switch.latency", 500.0, 40.0),
         },
+        load_steps: Vec::new(),
     }
 }
 

@@ -344,8 +344,17 @@ impl Plots {
             d.ws_event_latency_ms.as_ref(),
             r.metrics.ws_event_latency_ms.as_ref(),
         );
+        let load = if r.metrics.load_steps.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<figure class=\"plot-figure\">{}<figcaption>Load phase (<a href=\"#{}\"><code>perf.load</code></a>): answers per second of each step, its p99, and its errors and timeouts in red.</figcaption></figure>\n",
+                svg::load_steps(&r.metrics.load_steps),
+                anchor("perf.load")
+            )
+        };
         Plots {
-            connect_and_events: Some(format!("{connect}{events}")),
+            connect_and_events: Some(format!("{connect}{events}{load}")),
             switch: Some(figure(
                 "plot-switch-latency",
                 "Provider switch latency",

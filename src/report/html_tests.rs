@@ -159,3 +159,40 @@ fn html_snapshot_mixed() {
     let html = page(&fixture::mixed());
     insta::assert_snapshot!("report_html_mixed", html);
 }
+
+#[test]
+fn load_steps_are_plotted_in_section_4_3_with_collapses_in_red() {
+    let mut report = fixture::mixed();
+    assert!(
+        !page(&report).contains("id=\"plot-load\""),
+        "no load phase, no plot"
+    );
+    let step = |step: &str, rps: f64, errors: u64| crate::model::LoadStepMetric {
+        role: "health".into(),
+        step: step.into(),
+        sent: 1000,
+        throughput_rps: rps,
+        p50_ms: 1.5,
+        p99_ms: 9.25,
+        max_ms: 30.0,
+        errors,
+        timeouts: 0,
+    };
+    report.metrics.load_steps = vec![
+        step("50 req/s", 50.0, 0),
+        step("64 concurrent clients", 7.0, 41),
+    ];
+    let html = page(&report);
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing"))
+    };
+    assert!(at("id=\"4-3-performance-metrics\"") < at("id=\"plot-load\""));
+    let svg_start = at("id=\"plot-load\"");
+    let svg = &html[svg_start..svg_start + html[svg_start..].find("</svg>").unwrap()];
+    assert_eq!(svg.matches("class=\"load-step\"").count(), 2);
+    assert!(svg.contains("data-throughput=\"50\""), "{svg}");
+    assert!(svg.contains("data-errors=\"41\""), "{svg}");
+    assert!(svg.contains("41 errors, 0 timeouts"), "{svg}");
+    assert!(svg.contains("#b3261e"), "the collapsing step is red");
+}

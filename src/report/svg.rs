@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{CategoryScore, Distribution, Status};
+use crate::model::{CategoryScore, Distribution, LoadStepMetric, Status};
 
 use super::context::num;
 
@@ -182,6 +182,56 @@ pub fn score_breakdown(categories: &[CategoryScore]) -> String {
             tx = label_w - 8.0,
             ty = y + 13.0,
             vx = label_w + track + 6.0,
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// One horizontal bar per load step: its throughput against the busiest step's, with the p99
+/// and, in red, any errors or timeouts (a collapse shows as a short red bar, not a hidden one).
+pub fn load_steps(steps: &[LoadStepMetric]) -> String {
+    let row = 30.0;
+    let label_w = 230.0;
+    let plot_w = WIDTH - label_w - 250.0;
+    let height = TOP + row * steps.len().max(1) as f64 + 8.0;
+    let busiest = steps
+        .iter()
+        .map(|s| s.throughput_rps)
+        .fold(0.0, f64::max)
+        .max(1.0);
+    let mut s = format!(
+        r##"<svg id="plot-load" class="plot" role="img" aria-labelledby="plot-load-title" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}"><title id="plot-load-title">Load phase: throughput per step</title>"##
+    );
+    for (i, step) in steps.iter().enumerate() {
+        let y = TOP + i as f64 * row;
+        let w = step.throughput_rps / busiest * plot_w;
+        let failed = step.errors + step.timeouts;
+        let colour = if failed > 0 { "#b3261e" } else { "#4a78b5" };
+        let label = format!("{} · {}", step.role, step.step);
+        let value = format!(
+            "{} req/s · p99 {} ms{}",
+            num(step.throughput_rps),
+            num_ms(step.p99_ms),
+            if failed > 0 {
+                format!(" · {} errors, {} timeouts", step.errors, step.timeouts)
+            } else {
+                String::new()
+            }
+        );
+        let _ = write!(
+            s,
+            r##"<g class="load-step" data-role="{role}" data-throughput="{rps}" data-p99-ms="{p99}" data-errors="{errors}" data-timeouts="{timeouts}"><text x="{tx}" y="{ty:.1}" text-anchor="end" font-size="12">{label}</text><rect x="{label_w}" y="{y:.1}" width="{w:.1}" height="18" fill="{colour}"><title>{label}: {value}</title></rect><text x="{vx:.1}" y="{ty:.1}" font-size="12">{value}</text></g>"##,
+            role = escape(&step.role),
+            rps = step.throughput_rps,
+            p99 = step.p99_ms,
+            errors = step.errors,
+            timeouts = step.timeouts,
+            label = escape(&label),
+            value = escape(&value),
+            tx = label_w - 8.0,
+            ty = y + 13.0,
+            vx = label_w + w.max(1.0) + 6.0,
         );
     }
     s.push_str("</svg>");
