@@ -141,20 +141,16 @@ fn target_line(s: &mut String, d: &Distribution, target: f64, bar_w: f64, plot_h
 /// One horizontal bar per category: the track is the category's share of 100 points, the fill
 /// the points earned. A category with nothing assessed shows an empty track and says so.
 pub fn score_breakdown(categories: &[CategoryScore]) -> String {
-    let row = 30.0;
     let label_w = 260.0;
     let plot_w = WIDTH - label_w - 90.0;
-    let height = TOP + row * categories.len().max(1) as f64 + 8.0;
-    let widest = categories
-        .iter()
-        .map(|c| c.max)
-        .fold(0.0, f64::max)
-        .max(1.0);
-    let mut s = format!(
-        r##"<svg id="plot-score" class="plot" role="img" aria-labelledby="plot-score-title" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}"><title id="plot-score-title">Score by category (points earned of each category's share of 100)</title>"##
+    let widest = largest(categories.iter().map(|c| c.max));
+    let mut s = open_rows(
+        "plot-score",
+        "Score by category (points earned of each category's share of 100)",
+        categories.len(),
     );
     for (i, c) in categories.iter().enumerate() {
-        let y = TOP + i as f64 * row;
+        let y = TOP + i as f64 * ROW;
         let track = c.max / widest * plot_w;
         let fill = if c.max > 0.0 {
             (c.score / c.max).clamp(0.0, 1.0) * track
@@ -191,20 +187,12 @@ pub fn score_breakdown(categories: &[CategoryScore]) -> String {
 /// One horizontal bar per load step: its throughput against the busiest step's, with the p99
 /// and, in red, any errors or timeouts (a collapse shows as a short red bar, not a hidden one).
 pub fn load_steps(steps: &[LoadStepMetric]) -> String {
-    let row = 30.0;
     let label_w = 230.0;
     let plot_w = WIDTH - label_w - 250.0;
-    let height = TOP + row * steps.len().max(1) as f64 + 8.0;
-    let busiest = steps
-        .iter()
-        .map(|s| s.throughput_rps)
-        .fold(0.0, f64::max)
-        .max(1.0);
-    let mut s = format!(
-        r##"<svg id="plot-load" class="plot" role="img" aria-labelledby="plot-load-title" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}"><title id="plot-load-title">Load phase: throughput per step</title>"##
-    );
+    let busiest = largest(steps.iter().map(|s| s.throughput_rps));
+    let mut s = open_rows("plot-load", "Load phase: throughput per step", steps.len());
     for (i, step) in steps.iter().enumerate() {
-        let y = TOP + i as f64 * row;
+        let y = TOP + i as f64 * ROW;
         let w = step.throughput_rps / busiest * plot_w;
         let failed = step.errors + step.timeouts;
         let colour = if failed > 0 { "#b3261e" } else { "#4a78b5" };
@@ -236,6 +224,23 @@ pub fn load_steps(steps: &[LoadStepMetric]) -> String {
     }
     s.push_str("</svg>");
     s
+}
+
+/// Height of one row of a horizontal bar chart.
+const ROW: f64 = 30.0;
+
+/// The opening tag and title of a horizontal bar chart of `rows` rows (at least one); `id`
+/// and `title` are the tool's own constants, written as they are.
+fn open_rows(id: &str, title: &str, rows: usize) -> String {
+    let height = TOP + ROW * rows.max(1) as f64 + 8.0;
+    format!(
+        r##"<svg id="{id}" class="plot" role="img" aria-labelledby="{id}-title" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}"><title id="{id}-title">{title}</title>"##
+    )
+}
+
+/// The largest of `values`, at least 1 (a scale's denominator).
+fn largest(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, f64::max).max(1.0)
 }
 
 fn open(id: &str, title: &str, desc: &str) -> String {
