@@ -98,11 +98,25 @@ async fn read_only_against_the_reference_server_assesses_what_only_reads() {
             std::time::Duration::from_secs(5),
         )
         .expect("client");
-        voice_audit::probe::auth::register(&http, "setup")
+        let token = voice_audit::probe::auth::register(&http, "setup")
             .await
             .expect("sign up")
-            .access
+            .access;
+        // The account already owns a session, as a production account would.
+        let created = http
+            .send(
+                "POST",
+                "/api/v1/sessions",
+                Some(&token),
+                voice_audit::probe::client::Body::Json(serde_json::json!({"provider": "openai"})),
+                voice_audit::evidence::Purpose::Scenario("setup".into()),
+            )
+            .await;
+        assert_eq!(created.status, Some(201), "session created");
+        let id = created.str_at("/session/id").expect("session id");
+        (token, id)
     };
+    let (token, session_id) = token;
     let _turn = support::turn().await;
     let audit = run::audit(&read_only(&server.url(), Some(&token)), &|_| {})
         .await
@@ -121,6 +135,26 @@ async fn read_only_against_the_reference_server_assesses_what_only_reads() {
             .iter()
             .all(|e| matches!(e.method.as_str(), "GET" | "HEAD" | "OPTIONS")),
         "only reads in the evidence"
+    );
+    // Operations on a resource were reached through the listing's ids: the session the
+    // account owns was read by its id, and nothing was skipped for want of an id.
+    assert!(
+        audit.evidence.exchanges().iter().any(|e| e.method == "GET"
+            && e.path.ends_with(&format!("/sessions/{session_id}"))
+            && e.status == Some(200)),
+        "the owned session was read by id"
+    );
+    let skipped: Vec<_> = report
+        .operations
+        .iter()
+        .filter(|o| o.notes.contains("no listing of its collection"))
+        .map(|o| o.operation_id.clone())
+        .collect();
+    assert!(
+        !skipped
+            .iter()
+            .any(|id| id == "getSession" || id == "switchHistory"),
+        "{skipped:?}"
     );
     assert!(
         !audit

@@ -3,9 +3,11 @@
 //! hooks a deployment gets from `--restart-cmd` and `--cache-down-cmd`/`--cache-up-cmd`; a
 //! server that forgets sessions on restart, one whose replay is lost on restart, one whose
 //! revocation fails open while the cache is down, and hooks that fail or hang each make the
-//! check fail and the score drop.
+//! check fail and the score drop. Two instances on PostgreSQL and a Redis of the test's own,
+//! restarted and stopped by shell hooks, pass both along with the several-instances checks.
 
 use crate::support;
+use crate::support::services::{OwnRedis, Services};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use voice_audit::inproc::InProcessServer;
@@ -14,7 +16,8 @@ use voice_audit::probe::hook::ShellHook;
 use voice_audit::probe::recovery::Hooks;
 use voice_audit::run::{self, RunConfig};
 use voice_reference_server::auth::TokenService;
-use voice_reference_server::{Faults, Settings};
+use voice_reference_server::cache::CacheConfig;
+use voice_reference_server::{Application, Faults, Settings};
 
 const CHECKS: [&str; 2] = ["state.recovery_after_restart", "state.two_tier_storage"];
 const RESTART: &str = CHECKS[0];
@@ -70,7 +73,21 @@ async fn the_reference_server_recovers_from_a_restart_and_a_cache_outage() {
             .summary
             .contains("ready again after")
     );
+    // The binding has the call roles: each live session's call was placed, kept and listed.
+    let evidence = restart_items(&r);
+    for what in ["kept its state", "still listed as active"] {
+        let calls = evidence
+            .iter()
+            .filter(|d| d.starts_with("held: call ") && d.contains(what))
+            .count();
+        assert_eq!(calls, 3, "{what}: {evidence:?}");
+    }
     assert_eq!(r.score.total, 100.0);
+}
+
+/// Every item line of the restart check (passed ones included), from the report's details.
+fn restart_items(r: &AuditReport) -> Vec<String> {
+    support::check(r, RESTART).details.clone()
 }
 
 /// The score of a run where `check_id` fails, next to the clean run's 100.
@@ -110,15 +127,19 @@ async fn a_server_that_forgets_sessions_on_restart_fails_recovery() {
     .await;
     server.shutdown().await;
     dropped(&r, RESTART, "kept its state");
+    // The calls placed before the restart are gone too, and the check says so per call.
+    let lost: Vec<String> = restart_items(&r)
+        .into_iter()
+        .filter(|d| d.starts_with("call ") && d.contains("failed (HTTP 404"))
+        .collect();
+    assert_eq!(lost.len(), 3, "{:?}", restart_items(&r));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_loses_replay_on_restart_fails_recovery() {
-    let (server, _dir) = start(&[]).await;
-    // After the restart the server no longer replays anything on resume.
-    server
-        .on_next_start(|s| s.faults = Faults::only("no-resume").expect("fault"))
-        .await;
+    // Replay served from process memory only: resume works until the restart, then silently
+    // replays nothing. Only the restart check may notice.
+    let (server, _dir) = start(&["volatile-replay"]).await;
     let r = audit(
         server.base_url(),
         server.hooks(Duration::from_secs(10)).await,
@@ -126,6 +147,12 @@ async fn a_server_that_loses_replay_on_restart_fails_recovery() {
     .await;
     server.shutdown().await;
     dropped(&r, RESTART, "missing seqs");
+    // Resume before the restart still worked: nothing else failed.
+    let failing = support::failing(&r);
+    assert!(
+        failing.len() == 1 && failing[0].starts_with(RESTART),
+        "{failing:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,4 +192,57 @@ async fn failing_and_hanging_hooks_fail_their_checks_with_the_reason_and_never_h
     let s = &support::check(&r, OUTAGE).summary;
     assert!(s.contains('3'), "the exit status is quoted: {s}");
     dropped(&r, OUTAGE, "no such container");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_postgres_and_redis_recover_from_a_restart_and_a_redis_outage() {
+    let Some(services) = Services::start("rec") else {
+        return;
+    };
+    let Some(redis) = OwnRedis::start() else {
+        return;
+    };
+    let mut settings = services.settings();
+    settings.cache = CacheConfig::Redis {
+        url: redis.url(),
+        prefix: format!("voice:audit-test:{}:", services.database),
+    };
+    let a = InProcessServer::start(settings.clone())
+        .await
+        .expect("A starts");
+    let b = Application::build(settings).await.expect("B").spawn();
+    let mut hooks = a.hooks(Duration::from_secs(10)).await;
+    // Redis is stopped (losing what it held) and started again by shell commands, as an
+    // operator's --cache-down-cmd/--cache-up-cmd would.
+    hooks.cache_down = Some(ShellHook::shared(&redis.down_cmd()));
+    hooks.cache_up = Some(ShellHook::shared(&redis.up_cmd()));
+    let _turn = support::turn().await;
+    let mut config = RunConfig::new(a.base_url());
+    config.probe = support::quick();
+    config.hooks = hooks;
+    config.instances = vec![b.base_url()];
+    let r = run::audit(&config, &|_| {})
+        .await
+        .expect("the audit runs")
+        .report;
+    a.shutdown().await;
+    b.shutdown().await;
+    assert_eq!(support::failing(&r), Vec::<String>::new());
+    for id in CHECKS
+        .into_iter()
+        .chain(["auth.revocation_propagation", "ws.cross_instance_events"])
+    {
+        assert_eq!(
+            status(&r, id),
+            Status::Pass,
+            "{id}: {} {:?}",
+            support::check(&r, id).summary,
+            support::check(&r, id).details
+        );
+    }
+    println!(
+        "PG+Redis, two instances: {}",
+        support::check(&r, RESTART).summary
+    );
+    assert_eq!(r.score.total, 100.0);
 }

@@ -74,7 +74,7 @@ pub struct Cli {
             "seq-disorder, bad-event-schema, malformed-closes, no-resume, slow-switch, drop-context, ",
             "no-revocation, ws-ignores-revocation, cross-user-leak, slow-events, ",
             "refresh-reuse-accepted, stale-published-contract, flaky-switch, stale-provider, ",
-            "silent-switch, drop-events, failover-noop, slow-upgrade, cache-fail-open"
+            "silent-switch, drop-events, failover-noop, slow-upgrade, cache-fail-open, volatile-replay"
         )
     )]
     pub inject_fault: Vec<String>,

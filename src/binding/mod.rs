@@ -45,6 +45,9 @@ pub const ROLES: &[&str] = &[
     "readiness",
     "published_contract",
     "jwks",
+    "call_create",
+    "call_get",
+    "calls_active",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -61,12 +61,11 @@ fn finding(
         .collect();
     if let Some(err) = &obs.hook_error {
         return Finding::failed(id, &format!("the hook failed: {err}"))
-            .with_details(item_lines(obs, false))
+            .with_details(item_lines(obs))
             .with_evidence(evidence);
     }
     let passed = obs.items.iter().filter(|i| i.ok).count();
-    let mut f =
-        Finding::ratio(id, passed, obs.items.len(), what).with_details(item_lines(obs, true));
+    let mut f = Finding::ratio(id, passed, obs.items.len(), what).with_details(item_lines(obs));
     if let Some(t) = obs.ready_after {
         let summary = format!(
             "{}; ready again after {:.0} ms",
@@ -78,12 +77,14 @@ fn finding(
     f.with_evidence(evidence)
 }
 
-/// One line per item, or per failed item only.
-fn item_lines(obs: &RecoveryObservation, failed_only: bool) -> Vec<String> {
-    obs.items
-        .iter()
-        .filter(|i| !failed_only || !i.ok)
+/// One line per item: the failed ones first as they are, then the ones that held, marked so,
+/// so the report shows the evidence behind the points as well as behind the losses.
+fn item_lines(obs: &RecoveryObservation) -> Vec<String> {
+    let failed = obs.items.iter().filter(|i| !i.ok);
+    let held = obs.items.iter().filter(|i| i.ok);
+    failed
         .map(|i| format!("{}: {}", i.what, i.detail))
+        .chain(held.map(|i| format!("held: {}: {}", i.what, i.detail)))
         .collect()
 }
 
@@ -105,7 +106,13 @@ mod tests {
         };
         let f = outage(Some(&Ok(obs.clone())));
         assert!(matches!(f.outcome, Outcome::Measured { value, .. } if (value - 0.5).abs() < 1e-9));
-        assert_eq!(f.details, vec!["revoked token: accepted again".to_string()]);
+        assert_eq!(
+            f.details,
+            vec![
+                "revoked token: accepted again".to_string(),
+                "held: session kept: ok".to_string()
+            ]
+        );
         let hook_failed = RecoveryObservation {
             hook_error: Some("exit 1".into()),
             ..obs

@@ -15,6 +15,7 @@ mod load_raw;
 pub mod outage;
 pub mod recovery;
 pub mod restart;
+mod restart_calls;
 pub mod revocation;
 pub mod security;
 pub mod stream;

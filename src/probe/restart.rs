@@ -1,13 +1,15 @@
 //! Recovery after a restart (`--restart-cmd`): leave live sessions with open streams and a
 //! known last sequence number, and a revoked token; restart the target; measure how long until
 //! the health and readiness roles answer; then check that every session is still there with
-//! its state, that each stream resumes from the client's last seq with nothing missing and
-//! nothing duplicated, and that the revoked token is still refused.
+//! its state, and each call placed for it where the call roles are bound (see
+//! [`super::restart_calls`]); that each stream resumes from the client's last seq with nothing
+//! missing and nothing duplicated; and that the revoked token is still refused.
 
 use super::recovery::{
     Hooks, Item, RESTART_SESSIONS, RecoveryObservation, refused, revoked_token, session_state,
     wait_ready,
 };
+use super::restart_calls::{self, LiveCall};
 use super::stream::{bounded as bounded_send, epoch_millis};
 use super::ws::{Next, Received, WsConn};
 use super::{Ctx, ping_vars, text_vars};
@@ -26,6 +28,8 @@ struct Live {
     resume_from: u64,
     /// The newest seq the session had produced before the restart.
     newest: u64,
+    /// A call placed for the session, where the binding has the call roles.
+    call: Option<LiveCall>,
 }
 
 /// `None` when no restart hook was given; `Err` when the probe could not prepare.
@@ -104,6 +108,10 @@ async fn run(
             ok,
             detail,
         ));
+        if let Some(call) = &live.call {
+            obs.items
+                .extend(restart_calls::after_restart(ctx, call, SCENARIO).await);
+        }
     }
     let still = refused(ctx, &revoked, SCENARIO).await;
     obs.items.push(Item::new(
@@ -152,11 +160,17 @@ async fn prepare(ctx: &Ctx, i: usize) -> Result<(Live, WsConn), String> {
     let first = exchange(ctx, &mut conn, &format!("restart-{i}-a")).await?;
     let second = exchange(ctx, &mut conn, &format!("restart-{i}-b")).await?;
     let state = session_state(ctx, &id, SCENARIO).await?;
+    let call = if restart_calls::bound(ctx) {
+        Some(restart_calls::place(ctx, &id, SCENARIO).await?)
+    } else {
+        None
+    };
     let live = Live {
         id,
         state,
         resume_from: first,
         newest: second.max(first),
+        call,
     };
     Ok((live, conn))
 }

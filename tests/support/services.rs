@@ -111,3 +111,56 @@ impl Drop for Services {
         ));
     }
 }
+
+/// A `redis-server` of one test on a free port, without persistence, started and stopped by
+/// shell commands (the same commands serve as the audit's `--cache-down-cmd`/`--cache-up-cmd`).
+/// Stopped when dropped; the machine's own Redis is never touched.
+pub struct OwnRedis {
+    pub port: u16,
+}
+
+impl OwnRedis {
+    /// Starts it; `None` (skip) when `redis-server` cannot run and `VOICE_SKIP_SERVICES=1`.
+    pub fn start() -> Option<OwnRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let redis = OwnRedis { port };
+        let started = Command::new("sh").args(["-c", &redis.up_cmd()]).status();
+        if !started.is_ok_and(|s| s.success()) {
+            assert!(
+                skip_services(),
+                "cannot start redis-server; install it or set VOICE_SKIP_SERVICES=1"
+            );
+            return None;
+        }
+        Some(redis)
+    }
+
+    /// `redis://…` of this Redis.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// A command that starts it (in the background) and returns once it answers.
+    pub fn up_cmd(&self) -> String {
+        let p = self.port;
+        format!(
+            "redis-server --port {p} --save '' --appendonly no --daemonize yes >/dev/null && \
+             for i in $(seq 200); do redis-cli -p {p} ping 2>/dev/null | grep -q PONG && exit 0; \
+             sleep 0.05; done; exit 1"
+        )
+    }
+
+    /// A command that stops it, losing everything it held.
+    pub fn down_cmd(&self) -> String {
+        format!("redis-cli -p {} shutdown nosave", self.port)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = Command::new("sh").args(["-c", &self.down_cmd()]).status();
+    }
+}

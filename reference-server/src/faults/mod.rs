@@ -109,6 +109,9 @@ pub struct Faults {
     /// `cache-fail-open`: when the cache tier fails, revocation lookups answer "nothing
     /// revoked" instead of falling back to the database (revoked tokens work during an outage).
     pub cache_fail_open: bool,
+    /// `volatile-replay`: `resume` replays only what the process still holds in memory; the
+    /// durable event log is never read, so nothing is replayed after a restart.
+    pub volatile_replay: bool,
 }
 
 /// A fault name that is not one of [`Faults::NAMES`].
@@ -121,7 +124,7 @@ pub struct UnknownFault {
 
 impl Faults {
     /// Every valid fault name, in the order of the fields.
-    pub const NAMES: [&'static str; 26] = [
+    pub const NAMES: [&'static str; 27] = [
         "missing-switch-history",
         "schema-drift",
         "invalid-input-500",
@@ -148,6 +151,7 @@ impl Faults {
         "failover-noop",
         "slow-upgrade",
         "cache-fail-open",
+        "volatile-replay",
     ];
 
     fn flag_mut(&mut self, name: &str) -> Option<&mut bool> {
@@ -178,6 +182,7 @@ impl Faults {
             "failover-noop" => &mut self.failover_noop,
             "slow-upgrade" => &mut self.slow_upgrade,
             "cache-fail-open" => &mut self.cache_fail_open,
+            "volatile-replay" => &mut self.volatile_replay,
             _ => return None,
         })
     }
@@ -235,8 +240,12 @@ impl Faults {
 impl Faults {
     /// The store, behind the storage faults that are on (the same store when none is).
     pub fn decorate_store(&self, store: Store) -> Store {
-        if self.refresh_reuse_accepted {
-            Store::from_backend(store::ReusableRefreshTokens::new(store))
+        if self.refresh_reuse_accepted || self.volatile_replay {
+            Store::from_backend(store::FaultyStore::new(
+                store,
+                self.refresh_reuse_accepted,
+                self.volatile_replay,
+            ))
         } else {
             store
         }

@@ -1,6 +1,11 @@
-//! `refresh-reuse-accepted` as a decorator around the credential store: every refresh token
-//! reads as unused and every exchange succeeds, so the refresh handler (unchanged) accepts a
-//! consumed token again, issues a new pair and never sees a reuse to punish.
+//! The storage faults, as one decorator around the store:
+//!
+//! * `refresh-reuse-accepted`: every refresh token reads as unused and every exchange succeeds,
+//!   so the refresh handler (unchanged) accepts a consumed token again, issues a new pair and
+//!   never sees a reuse to punish;
+//! * `volatile-replay`: the durable event log reads as empty, so `resume` is served from the
+//!   hub's in-memory buffer alone, as in a server that keeps replay in process memory: it
+//!   works until a restart (or another instance) and then replays nothing, silently.
 //!
 //! The decorator wraps a whole [`Store`] (the facade is the only handle the engines give out)
 //! and passes every other aggregate through untouched.
@@ -17,31 +22,41 @@ use crate::store::{
     StoredEvent, SwitchRecord, UserRow,
 };
 
-/// A store whose refresh tokens are never single-use.
+/// A store with the storage faults that are on.
 #[derive(Debug, Clone)]
-pub struct ReusableRefreshTokens {
+pub struct FaultyStore {
     inner: Store,
+    reuse_refresh: bool,
+    volatile_replay: bool,
 }
 
-impl ReusableRefreshTokens {
-    /// Wraps `inner`.
-    pub fn new(inner: Store) -> Self {
-        ReusableRefreshTokens { inner }
+impl FaultyStore {
+    /// Wraps `inner`; `reuse_refresh` is `refresh-reuse-accepted`, `volatile_replay` is
+    /// `volatile-replay`.
+    pub fn new(inner: Store, reuse_refresh: bool, volatile_replay: bool) -> Self {
+        FaultyStore {
+            inner,
+            reuse_refresh,
+            volatile_replay,
+        }
     }
 }
 
-impl CredentialStore for ReusableRefreshTokens {
+impl CredentialStore for FaultyStore {
     fn refresh_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<RefreshTokenRow>> {
         Box::pin(async move {
             let row = self.inner.refresh_token(hash).await?;
+            if !self.reuse_refresh {
+                return Ok(row);
+            }
             Ok(row.map(|row| RefreshTokenRow { used: false, ..row }))
         })
     }
 
     fn consume_refresh_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            self.inner.consume_refresh_token(hash).await?;
-            Ok(true)
+            let fresh = self.inner.consume_refresh_token(hash).await?;
+            Ok(fresh || self.reuse_refresh)
         })
     }
 
@@ -95,7 +110,7 @@ impl CredentialStore for ReusableRefreshTokens {
     }
 }
 
-impl Database for ReusableRefreshTokens {
+impl Database for FaultyStore {
     fn engine(&self) -> &'static str {
         self.inner.engine()
     }
@@ -109,7 +124,7 @@ impl Database for ReusableRefreshTokens {
     }
 }
 
-impl UserStore for ReusableRefreshTokens {
+impl UserStore for FaultyStore {
     fn insert_user<'a>(&'a self, user: &'a UserRow) -> StoreFuture<'a, ()> {
         Box::pin(self.inner.insert_user(user))
     }
@@ -123,7 +138,7 @@ impl UserStore for ReusableRefreshTokens {
     }
 }
 
-impl SessionStore for ReusableRefreshTokens {
+impl SessionStore for FaultyStore {
     fn insert_session<'a>(&'a self, session: &'a SessionRow) -> StoreFuture<'a, ()> {
         Box::pin(self.inner.insert_session(session))
     }
@@ -149,7 +164,7 @@ impl SessionStore for ReusableRefreshTokens {
     }
 }
 
-impl ConversationStore for ReusableRefreshTokens {
+impl ConversationStore for FaultyStore {
     fn append_utterance<'a>(
         &'a self,
         session_id: Uuid,
@@ -169,7 +184,7 @@ impl ConversationStore for ReusableRefreshTokens {
     }
 }
 
-impl SwitchStore for ReusableRefreshTokens {
+impl SwitchStore for FaultyStore {
     fn record_switch<'a>(
         &'a self,
         session: &'a SessionRow,
@@ -184,7 +199,7 @@ impl SwitchStore for ReusableRefreshTokens {
     }
 }
 
-impl EventStore for ReusableRefreshTokens {
+impl EventStore for FaultyStore {
     fn append_event<'a>(
         &'a self,
         session_id: Uuid,
@@ -200,6 +215,9 @@ impl EventStore for ReusableRefreshTokens {
         after_seq: u64,
         limit: u32,
     ) -> StoreFuture<'_, Vec<StoredEvent>> {
+        if self.volatile_replay {
+            return Box::pin(async { Ok(Vec::new()) });
+        }
         Box::pin(self.inner.events_after(session_id, after_seq, limit))
     }
 

@@ -148,7 +148,8 @@ pub async fn probe(ctx: &Ctx, progress: Progress<'_>) -> WalkObservation {
     let tick_ref = &tick;
     futures_util::stream::iter(groups.into_values())
         .for_each_concurrent(ctx.settings.concurrency.max(1), |mut ops| async move {
-            ops.sort_by_key(|op| phase(op));
+            // Within a phase, a collection before its items: its listing may name one.
+            ops.sort_by_key(|op| (phase(op), op.path.contains('{')));
             let mut created = values::Created::default();
             for op in ops {
                 operation::walk(walker_ref, op, &mut created).await;

@@ -4,7 +4,7 @@
 
 use super::values::{self, Created};
 use super::{NegativeCase, Walker, phase};
-use crate::contract::Operation;
+use crate::contract::{Operation, ParamLocation};
 use crate::evidence::Purpose;
 use crate::probe::client::{Body, Reply};
 use crate::probe::revocation::CrossUserAttempt;
@@ -63,12 +63,12 @@ pub(super) async fn walk(w: &Walker<'_>, op: &Operation, created: &mut Created) 
         Some(ctx.user.access.clone())
     };
     let seen = w.seen_ids.lock().map(|s| s.clone()).unwrap_or_default();
-    // A read-only run creates nothing, so it knows no id that surely exists: a guessed one
-    // would earn a 404 and be judged a missing operation. Operations naming a resource are
-    // left out (a known limit: ids seen in listings are not tied to their collection).
-    if ctx.settings.read_only && op.path.contains('{') {
+    // A read-only run creates nothing, so the only ids that surely exist are those its
+    // collection's listing named (read first): a guessed one would earn a 404 and be judged a
+    // missing operation, so without a listing the operation is left out.
+    if ctx.settings.read_only && !created.covers(&op.path) {
         return skip(
-            "read-only: its path names a resource, and the audit knows no id that exists without creating one"
+            "read-only: its path names a resource, and no listing of its collection named one that exists"
                 .to_string(),
         );
     }
@@ -138,6 +138,12 @@ pub(super) async fn walk(w: &Walker<'_>, op: &Operation, created: &mut Created) 
         if op.method == "POST" && !op.path.ends_with('}') {
             created.remember(&op.path, &json);
         }
+        if op.method == "GET" && !op.path.contains('{') {
+            created.remember_listed(&op.path, &json);
+            if ctx.settings.read_only && !created.has_listed(&op.path) && path.contains('?') {
+                unfiltered_listing(w, op, token.as_deref(), created).await;
+            }
+        }
         let ids = values::ids_in(&json);
         if !ids.is_empty()
             && let Ok(mut seen) = w.seen_ids.lock()
@@ -148,6 +154,31 @@ pub(super) async fn walk(w: &Walker<'_>, op: &Operation, created: &mut Created) 
                 }
             }
         }
+    }
+}
+
+/// A read-only run learns ids from listings; when the filters the walk chose (query
+/// parameters from their examples) hid every item, the listing is asked once more without
+/// them, if none is required.
+async fn unfiltered_listing(
+    w: &Walker<'_>,
+    op: &Operation,
+    token: Option<&str>,
+    created: &mut Created,
+) {
+    let required_query = op
+        .parameters
+        .iter()
+        .any(|p| p.location == ParamLocation::Query && p.required);
+    if required_query {
+        return;
+    }
+    let purpose = Purpose::Scenario("walk-listing".into());
+    if let Some(reply) = w.send(op, &op.path, token, Body::None, purpose).await
+        && reply.is_success()
+        && let Some(json) = reply.json()
+    {
+        created.remember_listed(&op.path, &json);
     }
 }
 

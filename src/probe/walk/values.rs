@@ -1,5 +1,5 @@
-//! Values the walk fills in: path parameters (a resource the walk created, else the
-//! parameter's examples, enum or const, else an id seen in an earlier response, else a value
+//! Values the walk fills in: path parameters (a resource the walk created, else one a listing
+//! of its collection named, else the parameter's examples, enum or const, else an id seen in an earlier response, else a value
 //! of its format), query parameters, credential fixtures, and enum changes that make an update
 //! change something.
 
@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 #[derive(Default, Clone)]
 pub(super) struct Created {
     by_collection: BTreeMap<String, Value>,
+    /// Objects named by a listing of their collection: they exist, but are not known to be the
+    /// audit user's own (a listing may be public), so no cross-user call is made on them.
+    listed: BTreeMap<String, Value>,
 }
 
 impl Created {
@@ -22,6 +25,42 @@ impl Created {
             self.by_collection
                 .insert(collection.trim_end_matches('/').to_string(), o.clone());
         }
+    }
+
+    /// Remembers the first object with an `id` of a listing of `collection`: what lets a read-only run reach `collection/{id}` with an
+    /// id that exists, without creating anything.
+    pub fn remember_listed(&mut self, collection: &str, response: &Value) {
+        let key = collection.trim_end_matches('/').to_string();
+        if self.listed.contains_key(&key) {
+            return;
+        }
+        let lists = std::iter::once(response)
+            .chain(response.as_object().into_iter().flat_map(|m| m.values()));
+        let first = lists
+            .filter_map(Value::as_array)
+            .flat_map(|items| items.iter())
+            .find(|item| item.get("id").and_then(id_text).is_some());
+        if let Some(item) = first {
+            self.listed.insert(key, item.clone());
+        }
+    }
+
+    /// Whether every path parameter of `path` is filled by a known object of its collection.
+    pub fn covers(&self, path: &str) -> bool {
+        path.match_indices('{').all(|(start, _)| {
+            let collection = &path[..start];
+            self.get(collection).is_some() || self.get_listed(collection).is_some()
+        })
+    }
+
+    /// Whether a listing of `collection` named an object.
+    pub fn has_listed(&self, collection: &str) -> bool {
+        self.get_listed(collection).is_some()
+    }
+
+    /// The listed object whose collection path template is exactly `collection`.
+    fn get_listed(&self, collection: &str) -> Option<&Value> {
+        self.listed.get(collection.trim_end_matches('/'))
     }
 
     /// The created object whose collection path template is exactly `collection`.
@@ -112,7 +151,13 @@ pub(super) fn concrete_path(
             }
             None => {
                 resource = None;
-                param_value(op, name, seen, generator, api)?
+                let listed = created
+                    .get_listed(collection)
+                    .and_then(|r| r.get("id").and_then(id_text));
+                match listed {
+                    Some(id) => id,
+                    None => param_value(op, name, seen, generator, api)?,
+                }
             }
         };
         path = format!("{}{}{}", &path[..start], urlencode(&value), &path[len..]);
